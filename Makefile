@@ -1,0 +1,18 @@
+# The README's two commands: `make demo` and `make test`. CI (.ci/run) runs `make test`.
+.PHONY: bootstrap demo test lint bench
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+demo: bootstrap
+	.venv/bin/kgate sandbox --seed demo
+
+lint: bootstrap
+	.venv/bin/ruff check kgate tests bench
+	.venv/bin/mypy
+
+test: bootstrap lint
+	.venv/bin/python -m pytest -q
+
+bench: bootstrap
+	.venv/bin/python -m bench

@@ -1,0 +1,1 @@
+"""`kgate proxy` (being built)."""

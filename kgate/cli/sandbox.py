@@ -1,0 +1,1 @@
+"""`kgate sandbox` (being built)."""
