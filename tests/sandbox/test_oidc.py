@@ -141,6 +141,14 @@ def test_token_from_another_issuer_is_refused(oidc_provider: OIDCProvider,
     assert verify(make_verifier(second_provider), foreign.id_token) is not None
 
 
+def test_ec_signed_tokens_are_accepted(tmp_path: Path) -> None:
+    with start_oidc_provider(tmp_path / "idp-es256", signing_alg="ES256") as provider:
+        tokens = provider.login("bob")
+        assert tokens.unverified_header()["alg"] == "ES256"
+        user = verify(make_verifier(provider, username_claim="email"), tokens.id_token)
+    assert user == UserInfo("bob@example.com", ("dev", "system:authenticated"))
+
+
 def test_issuer_must_match_discovery_exactly(oidc_provider: OIDCProvider,
                                              alice: TokenSet) -> None:
     slash = OIDCVerifier(oidc_provider.issuer + "/", oidc_provider.client_id,
