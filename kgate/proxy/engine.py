@@ -1,0 +1,98 @@
+"""The socket-facing interface the pipeline drives, so the I/O engine can be replaced.
+
+``server.py`` (aiohttp today) implements ``Downstream`` for one incoming request, ``upstream.py``
+implements ``Upstream``. The pipeline and its stages see only these protocols and plain bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from kgate.proxy.headers import Headers
+from kgate.proxy.stages.masking import FrameMasker
+
+
+@dataclass(frozen=True)
+class UpstreamRequest:
+    method: str
+    path_qs: str
+    headers: Headers
+    body: bytes | None = None
+
+
+class UpstreamResponse(Protocol):
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> Headers: ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The (decompressed) body as it arrives; raises ``UpstreamError`` on a broken reply."""
+        ...
+
+    async def read(self, limit: int) -> bytes:
+        """The whole body, or ``UpstreamError`` (502) if it is larger than ``limit``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class UpgradedStream(Protocol):
+    """An upstream connection after its ``101 Switching Protocols`` reply."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def body(self) -> bytes: ...
+
+    async def read(self, n: int) -> bytes: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Upstream(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse: ...
+
+    async def open_upgrade(self, request: UpstreamRequest) -> UpgradedStream: ...
+
+
+class Downstream(Protocol):
+    """The agent's side of one exchange."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def raw_path(self) -> str: ...
+    @property
+    def raw_query(self) -> str: ...
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def is_upgrade(self) -> bool: ...
+
+    async def read_body(self, limit: int) -> bytes: ...
+
+    async def respond(self, status: int, headers: Headers, body: bytes) -> None: ...
+
+    async def start(self, status: int, headers: Headers) -> None: ...
+
+    async def write(self, chunk: bytes) -> None: ...
+
+    async def finish(self) -> None: ...
+
+    def abort(self) -> None:
+        """Drop the connection (a stream failed after its head was sent)."""
+        ...
+
+    async def relay(self, upstream: UpgradedStream, frames: FrameMasker | None) -> int:
+        """Relay an upgraded connection until either side closes; return bytes sent down."""
+        ...

@@ -1,0 +1,207 @@
+"""The one place the stage order is written down.
+
+authenticate → parse → grant scope → policy → request-body checks → forward → mask → audit.
+
+Each stage is a small object behind a Protocol (``kgate.proxy.stages``); stages say no by raising
+``Refusal``; the pipeline turns refusals and upstream failures into ``Status`` replies and always
+hands the finished ``Exchange`` to the audit stage. The pipeline itself does no socket I/O: it
+talks to the agent through ``Downstream`` and to the API server through ``Upstream``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from kgate.proxy import headers as hdr
+from kgate.proxy.attributes import NonCanonicalPath, RequestAttributes, parse_request
+from kgate.proxy.engine import Downstream, Upstream, UpstreamRequest, UpstreamResponse
+from kgate.proxy.errors import (
+    BodyRefused,
+    MaskingFailed,
+    Refusal,
+    UpstreamError,
+    bad_request,
+    denied,
+    unauthorized,
+)
+from kgate.proxy.session import Exchange, Session
+from kgate.proxy.stages.audit import AuditSink, NoAudit
+from kgate.proxy.stages.masking import (
+    PassThrough,
+    RequestBodyCheck,
+    ResponseMasker,
+    StreamMasker,
+)
+from kgate.proxy.stages.policy import BuiltinGuardrails, Policy
+from kgate.proxy.stages.scope import GrantScope, Ungranted
+
+MAX_REQUEST_BODY = 16 * 1024 * 1024
+MAX_MASKED_BODY = 512 * 1024 * 1024
+_JSON_TYPES = ("application/json",)
+_STATUS_HEADERS: hdr.Headers = (("Content-Type", "application/json"),)
+
+
+@dataclass
+class Pipeline:
+    """The stages of one proxy run, applied in order to every exchange."""
+
+    session: Session
+    upstream: Upstream
+    scope: GrantScope = field(default_factory=Ungranted)
+    policy: Policy = field(default_factory=BuiltinGuardrails)
+    body_check: RequestBodyCheck = field(default_factory=PassThrough)
+    masker: ResponseMasker = field(default_factory=PassThrough)
+    audit: AuditSink = field(default_factory=NoAudit)
+
+    async def handle(self, down: Downstream) -> None:
+        """Run one exchange to its end; never raises for expected failures."""
+        exchange = Exchange(session_id=self.session.id, method=down.method,
+                            raw_path=down.raw_path,
+                            kubectl_command=hdr.get(down.headers, "kubectl-command"),
+                            kubectl_session=hdr.get(down.headers, "kubectl-session"))
+        try:
+            await self._run(down, exchange)
+        except Refusal as refusal:
+            exchange.decision = "deny" if refusal.code in (401, 403, 422) else "error"
+            exchange.rule = exchange.rule or refusal.rule
+            exchange.message = refusal.message
+            exchange.status = refusal.code
+            await down.respond(refusal.code, _STATUS_HEADERS, refusal.body())
+        except ConnectionError:
+            exchange.message = "the client went away"
+        finally:
+            exchange.ended = time.time()
+            self.audit.record(exchange)
+
+    async def _run(self, down: Downstream, exchange: Exchange) -> None:
+        if not self.session.authenticate(hdr.get(down.headers, "authorization")):
+            raise unauthorized()
+        try:
+            attrs = parse_request(down.method, down.raw_path, down.raw_query)
+        except NonCanonicalPath as err:
+            raise bad_request(str(err)) from None
+        exchange.attributes = attrs
+        self.scope.check(attrs)
+        decision = self.policy.decide(attrs, down.headers)
+        exchange.decision, exchange.rule = decision.action, decision.rule
+        if decision.action != "allow":
+            raise denied(decision.rule or "policy", decision.message or "denied by policy")
+        path_qs = down.raw_path + (f"?{down.raw_query}" if down.raw_query else "")
+        if down.is_upgrade:
+            await self._relay(down, exchange, attrs, path_qs)
+            return
+        body = await down.read_body(MAX_REQUEST_BODY) if _may_have_body(down) else None
+        if body:
+            exchange.bytes_in = len(body)
+            try:
+                self.body_check.check(attrs, hdr.get(down.headers, "content-type") or "", body)
+            except BodyRefused as err:
+                raise Refusal(422, str(err), rule="no-placeholder-writes") from None
+        request = UpstreamRequest(
+            method=down.method, path_qs=path_qs, body=body,
+            headers=hdr.request_headers(down.headers, rewrite_accept=attrs.is_resource))
+        response = await self._forward(request)
+        try:
+            exchange.upstream_status = response.status
+            await self._deliver(down, exchange, attrs, response)
+        finally:
+            response.close()
+
+    async def _forward(self, request: UpstreamRequest) -> UpstreamResponse:
+        try:
+            return await self.upstream.send(request)
+        except UpstreamError as err:
+            raise err.refusal() from None
+
+    async def _deliver(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
+                       response: UpstreamResponse) -> None:
+        """Mask and send the reply: whole JSON bodies at once, watches and logs as they come."""
+        out_headers = hdr.response_headers(response.headers)
+        ctype = hdr.media_type(hdr.get(response.headers, "content-type"))
+        exchange.status = response.status
+        if not attrs.is_resource:
+            await self._stream(down, exchange, response, out_headers, None)
+            return
+        if attrs.is_watch and ctype in _JSON_TYPES:
+            await self._stream(down, exchange, response, out_headers,
+                               self.masker.watch_stream(attrs))
+            return
+        if attrs.is_pod_logs and ctype == "text/plain":
+            await self._stream(down, exchange, response, out_headers,
+                               self.masker.text_stream(attrs))
+            return
+        body = await _read(response, self.upstream.name)
+        if body and ctype not in _JSON_TYPES:
+            raise Refusal(502, f"the API server {self.upstream.name} answered "
+                               f"{ctype or 'an untyped body'} for {attrs.group_resource}, which "
+                               "kgate cannot mask; refusing to pass it on")
+        if body:
+            try:
+                body = self.masker.mask_body(attrs, body)
+            except MaskingFailed as err:
+                raise Refusal(502, f"could not mask the reply for {attrs.group_resource} "
+                                   f"({err}); refusing to pass it on") from None
+        exchange.bytes_out = len(body)
+        await down.respond(response.status, out_headers, body)
+
+    async def _stream(self, down: Downstream, exchange: Exchange, response: UpstreamResponse,
+                      out_headers: hdr.Headers, masker: StreamMasker | None) -> None:
+        started = False
+        try:
+            async for chunk in response.chunks():
+                if masker is not None:
+                    chunk = masker.feed(chunk)
+                if not started:
+                    await down.start(response.status, out_headers)
+                    started = True
+                if chunk:
+                    exchange.bytes_out += len(chunk)
+                    await down.write(chunk)
+            tail = masker.flush() if masker is not None else b""
+        except (MaskingFailed, UpstreamError) as err:
+            if not started:
+                raise Refusal(502, f"the reply from {self.upstream.name} could not be "
+                                   f"passed on: {err}") from None
+            # The head is out: the only honest thing left is to cut the connection.
+            exchange.message = f"stream cut: {err}"
+            down.abort()
+            return
+        if not started:
+            await down.start(response.status, out_headers)
+        if tail:
+            exchange.bytes_out += len(tail)
+            await down.write(tail)
+        await down.finish()
+
+    async def _relay(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
+                     path_qs: str) -> None:
+        frames = self.masker.exec_frames(attrs) if attrs.is_exec_like else None
+        is_websocket = (hdr.get(down.headers, "upgrade") or "").lower() == "websocket"
+        if frames is not None and not is_websocket and attrs.subresource != "portforward":
+            raise Refusal(403, f"{attrs.subresource} over SPDY cannot be masked; use a kubectl "
+                               "that speaks WebSocket (1.30 or newer)", rule="mask-exec-output")
+        request = UpstreamRequest(method=down.method, path_qs=path_qs,
+                                  headers=hdr.upgrade_request_headers(down.headers))
+        try:
+            stream = await self.upstream.open_upgrade(request)
+        except UpstreamError as err:
+            raise err.refusal() from None
+        exchange.upstream_status = exchange.status = stream.status
+        if stream.status != 101:
+            stream.close()
+            await down.respond(stream.status, hdr.response_headers(stream.headers), stream.body)
+            return
+        exchange.upgraded = True
+        exchange.bytes_out = await down.relay(stream, frames)
+
+
+def _may_have_body(down: Downstream) -> bool:
+    return down.method in ("POST", "PUT", "PATCH", "DELETE")
+
+
+async def _read(response: UpstreamResponse, name: str) -> bytes:
+    try:
+        return await response.read(MAX_MASKED_BODY)
+    except UpstreamError as err:
+        raise err.refusal() from None

@@ -1,0 +1,260 @@
+"""Relaying upgraded connections (exec, attach, port-forward) between the agent and upstream.
+
+WebSocket (``v5.channel.k8s.io`` and older channel protocols, and port-forward's tunnels) is
+relayed message by message so the mask seam sees exec/attach output per channel: byte 0 of a
+binary message is the channel (0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize, 255 close); the
+``base64.*`` protocols send the channel as an ASCII digit and base64 text. The agent side is
+aiohttp's WebSocket server; the upstream side is a raw TLS stream spoken with the small RFC 6455
+client codec below. SPDY/3.1 is relayed as raw bytes in both directions.
+Either side closing closes the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import os
+import struct
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from aiohttp import WSMsgType, web
+
+from kgate.proxy.engine import UpgradedStream
+from kgate.proxy.stages.masking import FrameMasker
+
+MAX_MESSAGE = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
+OUTPUT_CHANNELS = (1, 2, 3)
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+
+
+# ---------------------------------------------------------------- RFC 6455, client side
+
+def _xor(key: bytes, data: bytes) -> bytes:
+    n = len(data)
+    if not n:
+        return data
+    stream = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(
+        n, "little")
+
+
+def encode_frame(opcode: int, payload: bytes) -> bytes:
+    """One final, masked frame (clients must mask what they send)."""
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 1 << 16:
+        head += bytes([0x80 | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
+    key = os.urandom(4)
+    return head + key + _xor(key, payload)
+
+
+@dataclass
+class Message:
+    opcode: int
+    payload: bytes
+
+
+async def read_message(stream: UpgradedStream, pending: bytearray) -> Message:
+    """Read one whole message (or control frame) from the server side of a WebSocket."""
+
+    async def take(n: int) -> bytes:
+        while len(pending) < n:
+            chunk = await stream.read(_CHUNK)
+            if not chunk:
+                raise EOFError
+            pending.extend(chunk)
+        data = bytes(pending[:n])
+        del pending[:n]
+        return data
+
+    parts: list[bytes] = []
+    size = 0
+    opcode = None
+    while True:
+        b0, b1 = await take(2)
+        fin, op = b0 & 0x80, b0 & 0x0F
+        n = b1 & 0x7F
+        if n == 126:
+            (n,) = struct.unpack("!H", await take(2))
+        elif n == 127:
+            (n,) = struct.unpack("!Q", await take(8))
+        key = await take(4) if b1 & 0x80 else None
+        size += n
+        if size > MAX_MESSAGE:
+            raise ValueError("WebSocket message too large")
+        payload = await take(n)
+        if key:
+            payload = _xor(key, payload)
+        if op >= 8:  # control frames may interleave with a fragmented message
+            return Message(op, payload)
+        if op != OP_CONT:
+            opcode = op
+        parts.append(payload)
+        if fin:
+            return Message(opcode if opcode is not None else OP_BINARY, b"".join(parts))
+
+
+# ---------------------------------------------------------------- channel framing
+
+class ChannelCodec:
+    """Splits and rebuilds channel messages for the binary and ``base64.`` protocols."""
+
+    def __init__(self, protocol: str) -> None:
+        self.base64 = "base64" in protocol
+
+    def split(self, msg: Message) -> tuple[int, bytes] | None:
+        data = msg.payload
+        if not data:
+            return None
+        if self.base64:
+            try:
+                return int(chr(data[0])), base64.b64decode(data[1:])
+            except (ValueError, binascii.Error):
+                return None
+        return data[0], data[1:]
+
+    def join(self, channel: int, payload: bytes) -> tuple[int, bytes]:
+        if self.base64:
+            return OP_TEXT, str(channel).encode() + base64.b64encode(payload)
+        return OP_BINARY, bytes([channel]) + payload
+
+
+async def _send_down(ws: web.WebSocketResponse, opcode: int, payload: bytes) -> None:
+    if opcode == OP_TEXT:
+        await ws.send_str(payload.decode("utf-8", "replace"))
+    else:
+        await ws.send_bytes(payload)
+
+
+async def relay_websocket(request: web.BaseRequest, upstream: UpgradedStream,
+                          frames: FrameMasker | None) -> tuple[web.StreamResponse, int]:
+    """Accept the agent's WebSocket with upstream's chosen protocol and relay messages."""
+    protocol = next((v for k, v in upstream.headers if k.lower() == "sec-websocket-protocol"), "")
+    ws = web.WebSocketResponse(protocols=(protocol,) if protocol else (), autoping=True,
+                               max_msg_size=MAX_MESSAGE, autoclose=False)
+    await ws.prepare(request)
+    codec = ChannelCodec(protocol)
+    sent = 0
+
+    async def agent_to_upstream() -> None:
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                await upstream.write(encode_frame(OP_BINARY, msg.data))
+            elif msg.type == WSMsgType.TEXT:
+                await upstream.write(encode_frame(OP_TEXT, msg.data.encode()))
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                break
+        with contextlib.suppress(OSError):
+            await upstream.write(encode_frame(OP_CLOSE, struct.pack("!H", 1000)))
+
+    async def upstream_to_agent() -> None:
+        nonlocal sent
+        pending = bytearray()
+        close_code = 1000
+        try:
+            while True:
+                msg = await read_message(upstream, pending)
+                if msg.opcode == OP_PING:
+                    await upstream.write(encode_frame(OP_PONG, msg.payload))
+                    continue
+                if msg.opcode == OP_PONG:
+                    continue
+                if msg.opcode == OP_CLOSE:
+                    if len(msg.payload) >= 2:
+                        (close_code,) = struct.unpack("!H", msg.payload[:2])
+                    break
+                out = msg.payload
+                if frames is not None:
+                    parts = codec.split(msg)
+                    if parts is None:
+                        continue
+                    channel, payload = parts
+                    if channel in OUTPUT_CHANNELS:
+                        payload = frames.feed(channel, payload)
+                    msg.opcode, out = codec.join(channel, payload)
+                sent += len(out)
+                await _send_down(ws, msg.opcode, out)
+        except (EOFError, ConnectionError, asyncio.IncompleteReadError):
+            close_code = 1001
+        finally:
+            if frames is not None and not ws.closed:
+                for channel in OUTPUT_CHANNELS:
+                    tail = frames.flush(channel)
+                    if tail:
+                        opcode, out = codec.join(channel, tail)
+                        sent += len(out)
+                        await _send_down(ws, opcode, out)
+            await ws.close(code=close_code if close_code in range(1000, 5000) else 1000)
+
+    await _first_done(agent_to_upstream(), upstream_to_agent())
+    upstream.close()
+    if not ws.closed:
+        await ws.close()
+    return ws, sent
+
+
+# ---------------------------------------------------------------- SPDY and other raw upgrades
+
+class _RawFeed:
+    """A payload parser for aiohttp's server protocol that hands over raw bytes."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader = reader
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.reader.feed_data(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.reader.feed_eof()
+
+
+async def relay_raw(request: web.BaseRequest, upstream: UpgradedStream,
+                    reply_headers: list[tuple[str, str]]) -> tuple[web.StreamResponse, int]:
+    """Answer 101 with upstream's headers and copy bytes both ways until one side closes."""
+    response = web.StreamResponse(status=101)
+    for key, value in reply_headers:
+        response.headers.add(key, value)
+    await response.prepare(request)
+    protocol, transport = request.protocol, request.transport
+    assert protocol is not None and transport is not None
+    reader = asyncio.StreamReader(limit=_CHUNK * 4)
+    reader.set_transport(transport)
+    protocol.set_parser(_RawFeed(reader))  # type: ignore[arg-type]
+    sent = 0
+
+    async def agent_to_upstream() -> None:
+        while chunk := await reader.read(_CHUNK):
+            await upstream.write(chunk)
+
+    async def upstream_to_agent() -> None:
+        nonlocal sent
+        while chunk := await upstream.read(_CHUNK):
+            sent += len(chunk)
+            transport.write(chunk)
+            await protocol._drain_helper()  # aiohttp's flow control for the server transport
+
+    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+        await _first_done(agent_to_upstream(), upstream_to_agent())
+    upstream.close()
+    protocol.force_close()
+    return response, sent
+
+
+async def _first_done(*coros: Awaitable[None]) -> None:
+    """Run both directions; when one ends (or fails), cancel the other."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,66 @@
+"""One proxy run: its session token, its id, and the record of each exchange.
+
+The session token is the only credential the agent holds. It is random (256 bits), lives only in
+the generated kubeconfig and in this process, is compared in constant time, and is never
+forwarded: upstream sees the broker's own credential instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from kgate.proxy.attributes import RequestAttributes
+
+
+def new_session_id() -> str:
+    return "s-" + secrets.token_hex(6)
+
+
+@dataclass(frozen=True, repr=False)
+class Session:
+    """Per-run state shared by every exchange: who may call, under which grant."""
+
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    id: str = field(default_factory=new_session_id)
+    grant_id: str | None = None
+
+    def __repr__(self) -> str:  # never print the token
+        return f"Session(id={self.id!r}, grant_id={self.grant_id!r})"
+
+    def authenticate(self, authorization: str | None) -> bool:
+        """True iff ``authorization`` is ``Bearer <this session's token>`` (constant time)."""
+        if not authorization:
+            return False
+        scheme, _, presented = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(presented.strip().encode(), self.token.encode())
+
+
+@dataclass
+class Exchange:
+    """What happened to one request; the audit stage receives it when the exchange ends."""
+
+    session_id: str
+    method: str
+    raw_path: str
+    started: float = field(default_factory=time.time)
+    attributes: RequestAttributes | None = None
+    kubectl_command: str | None = None
+    kubectl_session: str | None = None
+    status: int = 0
+    decision: str = "allow"
+    rule: str | None = None
+    message: str | None = None
+    upstream_status: int | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    upgraded: bool = False
+    ended: float | None = None
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started
