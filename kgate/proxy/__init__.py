@@ -1,0 +1,11 @@
+"""The kgate proxy: a loopback HTTPS server between the agent's kubectl and the API server.
+
+An *exchange* is one request from the agent and its reply (or one upgraded exec/attach/
+port-forward connection). ``pipeline.Pipeline.handle`` passes it through the stages in one fixed
+order: authenticate the session token → parse request attributes (``attributes``) → grant scope →
+policy → request-body checks → forward upstream with the broker's credential → mask the reply →
+audit the ``session.Exchange`` record. Stages live in ``stages/`` and say no by raising
+``errors.Refusal`` (a Kubernetes Status with a ``kgate:`` message). Only ``server`` (agent side),
+``upstream`` (API-server side) and ``relay`` (upgraded connections) do socket I/O, behind the
+protocols in ``engine``; decisions and masking are pure. ``runner`` starts and stops a run.
+"""
