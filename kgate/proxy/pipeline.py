@@ -63,7 +63,7 @@ class Pipeline:
         try:
             await self._run(down, exchange)
         except Refusal as refusal:
-            exchange.decision = "deny" if refusal.code in (401, 403, 422) else "error"
+            exchange.decision = "deny" if refusal.code < 500 else "error"
             exchange.rule = exchange.rule or refusal.rule
             exchange.message = refusal.message
             exchange.status = refusal.code
