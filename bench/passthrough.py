@@ -1,0 +1,68 @@
+"""A bare aiohttp HTTPS pass-through proxy: the floor kgate's proxy is measured against.
+
+No authentication of the caller, no parsing, no masking: it swaps the caller's token for the
+upstream one and streams the body back. DESIGN.md's performance facts say this floor alone adds
+about 2x what ``kubectl proxy`` adds; kgate's goal for issue 3 is to stay within 1.25x of it.
+
+Run: ``python -m bench.passthrough KUBECONFIG STATE_DIR`` → prints ``ready https://127.0.0.1:PORT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ssl
+import sys
+from pathlib import Path
+
+import yaml
+from aiohttp import ClientSession, TCPConnector, web
+
+from kgate.pki import issue_server_identity
+
+_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-authorization",
+        "authorization", "host", "content-length"}
+
+
+def _upstream(kubeconfig: Path) -> tuple[str, str, ssl.SSLContext]:
+    doc = yaml.safe_load(kubeconfig.read_text())
+    cluster = doc["clusters"][0]["cluster"]
+    ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
+    return cluster["server"], doc["users"][0]["user"]["token"], ssl.create_default_context(cadata=ca)
+
+
+async def main(kubeconfig: Path, state: Path) -> None:
+    server, token, client_ctx = _upstream(kubeconfig)
+    session = ClientSession(connector=TCPConnector(ssl=client_ctx, limit=0), auto_decompress=False)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+        headers["Authorization"] = f"Bearer {token}"
+        body = await request.read() if request.can_read_body else None
+        async with session.request(request.method, server + request.rel_url.raw_path_qs,
+                                   headers=headers, data=body) as up:
+            resp = web.StreamResponse(status=up.status, headers={
+                k: v for k, v in up.headers.items() if k.lower() not in _HOP})
+            await resp.prepare(request)
+            async for chunk in up.content.iter_any():
+                await resp.write(chunk)
+            await resp.write_eof()
+            return resp
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    ident = issue_server_identity(state)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ident.server_context(state / "srv"))
+    await site.start()
+    port = runner.addresses[0][1]
+    print(f"ready https://127.0.0.1:{port}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    except KeyboardInterrupt:
+        pass
