@@ -1,0 +1,39 @@
+"""Masking: no secret value in a response ever reaches the agent.
+
+Pure functions of their inputs (no sockets, clocks or files); the proxy's mask stage calls them.
+
+* ``settings``     — ``MaskingSettings`` from the policy's ``masking:`` block, validated.
+* ``placeholders`` — ``kgate:masked:<8 hex>``: keyed BLAKE2b of the value, per-session key, cached.
+* ``detectors``    — free-text detectors (private keys, AWS/GitHub/GitLab/Slack tokens, JWTs,
+  URL passwords, ``key=value`` assignments, custom regexes) producing span edits.
+* ``objects``      — walks Secrets, Lists, Tables, watch events, last-applied annotations, env.
+* ``streams``      — chunked logs, NDJSON watch streams and exec frames with bounded hold-back.
+* ``roundtrip``    — finds placeholders written back in request bodies (raw or base64) → 422.
+* ``request_bodies`` — request bodies masked for the session log; protobuf summarised.
+* ``masker``       — ``Masker``, the per-session facade the proxy uses.
+
+Anything that cannot be parsed raises ``MaskingError``: the proxy answers 502, never the bytes.
+"""
+
+from .masker import Masker, MaskResult
+from .placeholders import PLACEHOLDER_RE, PREFIX, MaskingError, is_placeholder
+from .settings import DETECTOR_NAMES, MaskingSettings
+from .streams import FrameMasker, LineMasker, WatchMasker
+
+#: What ``Masker.text_stream``/``watch_stream`` return: ``feed(bytes) -> bytes``, ``close()``.
+ChunkMasker = LineMasker | WatchMasker
+
+__all__ = [
+    "DETECTOR_NAMES",
+    "PLACEHOLDER_RE",
+    "PREFIX",
+    "ChunkMasker",
+    "FrameMasker",
+    "LineMasker",
+    "MaskResult",
+    "Masker",
+    "MaskingError",
+    "MaskingSettings",
+    "WatchMasker",
+    "is_placeholder",
+]

@@ -1,0 +1,158 @@
+"""``Masker``: the one object the proxy holds per session to mask everything it relays.
+
+It ties together the session's placeholder key, the detectors and the object walker, and hands
+out fresh streaming maskers per response. Everything here is pure: bytes in, bytes out.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .detectors import TextScanner
+from .objects import ObjectMasker
+from .placeholders import MaskingError, Placeholders
+from .request_bodies import mask_for_log
+from .roundtrip import count_placeholders
+from .settings import MaskingSettings
+from .streams import FrameMasker, LineMasker, WatchMasker
+
+_PROTOBUF_MAGIC = b"k8s\x00"
+_GC_LOCK = threading.Lock()
+_GC_PAUSES = 0
+_GC_WAS_ENABLED = False
+#: Bodies below this size are not worth pausing the collector for.
+_GC_PAUSE_MIN = 256 * 1024
+
+
+@dataclass
+class MaskResult:
+    body: bytes
+    masked: int  # number of values replaced
+
+
+@contextmanager
+def _collector_paused(size: int) -> Iterator[None]:
+    """Pause the cyclic GC around a big parse: it otherwise rescans millions of fresh objects
+    (~2× faster masking, DESIGN.md). Nested/threaded pauses are counted; the last one restores."""
+    global _GC_PAUSES, _GC_WAS_ENABLED
+    if size < _GC_PAUSE_MIN:
+        yield
+        return
+    with _GC_LOCK:
+        if _GC_PAUSES == 0:
+            _GC_WAS_ENABLED = gc.isenabled()
+            gc.disable()
+        _GC_PAUSES += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_PAUSES -= 1
+            if _GC_PAUSES == 0 and _GC_WAS_ENABLED:
+                gc.enable()
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson refuses integers beyond 64 bits, which are valid JSON; the stdlib takes them.
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise MaskingError("response body is not valid JSON; refusing to pass it unmasked") \
+            from None
+
+
+def _dumps(doc: Any) -> bytes:
+    try:
+        return orjson.dumps(doc)
+    except TypeError:
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Masker:
+    """Masks responses, streams and request-body log copies for one session.
+
+    ``key`` is the session's random placeholder key (≥ 16 bytes; 32 recommended); it never
+    leaves the process. Equal values → equal placeholders under one key, different keys →
+    unrelated placeholders.
+    """
+
+    def __init__(self, settings: MaskingSettings, key: bytes) -> None:
+        self.settings = settings
+        self._ph = Placeholders(key)
+        self._scanner = TextScanner(settings, self._ph)
+        self._objects = ObjectMasker(settings.secret_env_names, self._ph, self._scanner)
+
+    def placeholder(self, value: bytes | str) -> str:
+        """``kgate:masked:<8 hex>`` for ``value``."""
+        if isinstance(value, str):
+            return self._ph.of_text(value)
+        return self._ph.of_bytes(bytes(value))
+
+    # -- whole bodies --------------------------------------------------------------------------
+
+    def mask_json(self, body: bytes) -> MaskResult:
+        """Mask any JSON response body; unchanged bodies come back byte-for-byte.
+
+        Raises ``MaskingError`` for protobuf, truncated or otherwise unparseable bodies.
+        """
+        if body[:4] == _PROTOBUF_MAGIC:
+            raise MaskingError("protobuf response cannot be masked; refusing to pass it")
+        if not body.strip():
+            return MaskResult(body, 0)
+        with _collector_paused(len(body)):
+            doc = _loads(body)
+            n = self._objects.document(doc)
+            if not n:
+                return MaskResult(body, 0)
+            return MaskResult(_dumps(doc), n)
+
+    def _mask_event(self, line: bytes) -> tuple[bytes, int]:
+        with _collector_paused(len(line)):
+            doc = _loads(line)
+            n = self._objects.document(doc)
+            if not n:
+                return line, 0
+            out = _dumps(doc)
+        return (out + b"\n" if line.endswith(b"\n") else out), n
+
+    # -- streams -------------------------------------------------------------------------------
+
+    def watch_stream(self) -> WatchMasker:
+        """A masker for one NDJSON watch stream (plain or Table events)."""
+        return WatchMasker(self._mask_event)
+
+    def text_stream(self) -> LineMasker:
+        """A masker for one log stream (``feed``/``close``; ``flush`` emits a held partial line)."""
+        return LineMasker(self._scanner)
+
+    def exec_stream(self) -> FrameMasker:
+        """A masker for one exec/attach WebSocket session (channel frames)."""
+        return FrameMasker(lambda: LineMasker(self._scanner))
+
+    # -- request bodies ------------------------------------------------------------------------
+
+    def check_request_body(self, body: bytes, content_type: str) -> int:
+        """Number of placeholders written back in a request body (raw or base64); 0 = ok."""
+        return count_placeholders(body)
+
+    def mask_request_body_for_log(
+        self, body: bytes, content_type: str, kind: str | None = None
+    ) -> tuple[str | dict[str, Any] | None, int]:
+        """The body as the session log may keep it, and how many values were masked.
+
+        ``kind`` (optional) names the target's kind when the caller knows it (e.g. ``Secret``
+        for a patch to ``secrets``); without it, kindless bodies are masked conservatively.
+        """
+        return mask_for_log(self._objects, self._ph, body, content_type, kind)

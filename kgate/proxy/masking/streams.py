@@ -1,0 +1,283 @@
+"""Streaming maskers: pod logs, NDJSON watch streams, exec/attach channel frames.
+
+All three are fed arbitrary chunks and return what may be emitted *now*, holding back only what
+they must, with bounds so a hostile or broken stream cannot grow memory without limit:
+
+* ``LineMasker`` (logs, exec stdout/stderr) holds the incomplete last line. A line longer than
+  ``line_limit`` is emitted in pieces, scanning ``overlap`` characters past the cut and
+  remembering the emitted tail, so a secret straddling a cut is still masked on both sides. A PEM
+  private key spans lines: from a ``BEGIN … PRIVATE KEY`` line on, lines that look like key
+  material are held until the ``END`` line (or ``block_limit``), then masked as one block.
+* ``WatchMasker`` holds the incomplete last event (one JSON document per line) up to
+  ``event_limit``; a truncated or unparseable event is a ``MaskingError``, never passed on.
+* ``FrameMasker`` runs one ``LineMasker`` per output channel (1 stdout, 2 stderr).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .detectors import TextScanner
+from .placeholders import MaskingError
+
+_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----")
+# Key material, PEM headers or blank, optionally behind a log prefix (timestamps etc.).
+# A short unprefixed run ends a key body; a prefixed line needs a long run or padding.
+_PEMISH = re.compile(
+    r"^[ \t]*\r?\n?$"
+    r"|^[ \t]*[A-Za-z0-9+/]{1,16}={0,2}[ \t]*\r?\n?$"
+    r"|^(?:[^\n]*[ \t])?(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]*={1,2}"
+    r"|(?:Proc-Type|DEK-Info|Comment):[^\n]*)[ \t]*\r?\n?$"
+)
+
+LOG_LINE_LIMIT = 64 * 1024
+LOG_OVERLAP = 8 * 1024
+PEM_BLOCK_LIMIT = 64 * 1024
+WATCH_EVENT_LIMIT = 64 * 1024 * 1024
+
+
+def _decode(b: bytes | bytearray) -> str:
+    return bytes(b).decode("utf-8", "surrogateescape")
+
+
+def _encode(s: str) -> bytes:
+    return s.encode("utf-8", "surrogateescape")
+
+
+def _open_begin(line: str) -> bool:
+    """The line starts a PEM block that does not end on the same line."""
+    ends = [m.end() for m in _BEGIN.finditer(line)]
+    return bool(ends) and _END.search(line, ends[-1]) is None
+
+
+class LineMasker:
+    """Line-wise detectors over a byte stream (the ``ChunkMasker`` of ``Masker.text_stream``)."""
+
+    def __init__(self, scanner: TextScanner, *, line_limit: int = LOG_LINE_LIMIT,
+                 overlap: int = LOG_OVERLAP, block_limit: int = PEM_BLOCK_LIMIT) -> None:
+        self._scan = scanner
+        self._line_limit = line_limit
+        self._overlap = overlap
+        self._block_limit = block_limit
+        self._buf = bytearray()        # the incomplete current line (after what was emitted)
+        self._carry = ""              # tail of the current line already emitted (raw)
+        self._block: list[str] | None = None   # complete lines of an open PEM block
+        self._block_size = 0
+        self._swallow = False          # a PEM block was emitted early: drop its key lines
+        self._drop_line = False        # drop the rest of an over-long key-material line
+        self.masked = 0
+
+    # -- ChunkMasker -------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> bytes:
+        if not self._scan.enabled:
+            return bytes(chunk)
+        if self._drop_line:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                return b""
+            chunk = chunk[nl + 1:]
+            self._drop_line = False
+        self._buf += chunk
+        out: list[str] = []
+        nl = self._buf.rfind(b"\n")
+        if nl >= 0:
+            text = _decode(self._buf[:nl + 1])
+            del self._buf[:nl + 1]
+            out.append(self._complete(text))
+        if len(self._buf) > self._line_limit:
+            out.append(self._cut(final=False))
+        return _encode("".join(out))
+
+    def flush(self) -> bytes:
+        """Emit everything held, masked (idle timer or end of stream)."""
+        if not self._scan.enabled:
+            return b""
+        out: list[str] = []
+        if self._block is not None:
+            out.append(self._emit_block(early=True))
+        if self._buf:
+            out.append(self._cut(final=True))
+        return _encode("".join(out))
+
+    def close(self) -> bytes:
+        out = self.flush()
+        self._swallow = False
+        self._drop_line = False
+        self._carry = ""
+        return out
+
+    # -- complete lines ----------------------------------------------------------------------
+
+    def _complete(self, text: str) -> str:
+        """``text`` ends with a newline; its first line continues ``_carry`` if any."""
+        out: list[str] = []
+        if self._carry:
+            nl = text.index("\n") + 1
+            first, text = text[:nl], text[nl:]
+            full = self._carry + first
+            if self._swallow and _PEMISH.match(first):
+                pass
+            else:
+                masked, n = self._scan.mask(full, len(self._carry))
+                self.masked += n
+                out.append(masked)
+                if _open_begin(full):
+                    self._swallow = True
+            self._carry = ""
+        if not text:
+            return "".join(out)
+        if self._block is None and not self._swallow and "-----BEGIN" not in text:
+            masked, n = self._scan.mask(text)
+            self.masked += n
+            out.append(masked)
+            return "".join(out)
+        for line in text.splitlines(keepends=True):
+            out.append(self._line(line))
+        return "".join(out)
+
+    def _line(self, line: str) -> str:
+        out = ""
+        if self._swallow:
+            end = _END.search(line)
+            if end is not None:
+                self._swallow = False
+                masked, n = self._scan.mask(line[end.start():])
+                self.masked += n
+                return masked
+            if _PEMISH.match(line):
+                return ""
+            self._swallow = False
+        if self._block is not None:
+            if _END.search(line):
+                self._block.append(line)
+                return self._emit_block(early=False)
+            if not _PEMISH.match(line):
+                out = self._emit_block(early=False)   # unterminated: masked to its end
+            else:
+                self._block.append(line)
+                self._block_size += len(line)
+                if self._block_size > self._block_limit:
+                    return self._emit_block(early=True)
+                return ""
+        if _open_begin(line):
+            self._block = [line]
+            self._block_size = len(line)
+            return out
+        masked, n = self._scan.mask(line)
+        self.masked += n
+        return out + masked
+
+    def _emit_block(self, *, early: bool) -> str:
+        assert self._block is not None
+        text = "".join(self._block)
+        self._block = None
+        self._block_size = 0
+        masked, n = self._scan.mask(text)
+        self.masked += n
+        if early:
+            self._swallow = True
+        return masked
+
+    # -- over-long or idle partial lines -----------------------------------------------------
+
+    def _cut(self, *, final: bool) -> str:
+        held = self._emit_block(early=True) if self._block is not None else ""
+        text = _decode(self._buf)
+        self._buf.clear()
+        if self._swallow and _PEMISH.match(text):
+            if not final:
+                self._drop_line = True
+            return held
+        full = self._carry + text
+        lo = len(self._carry)
+        cut = len(full) if final else max(lo, len(full) - self._overlap)
+        masked, n = self._scan.mask(full, lo, cut)
+        self.masked += n
+        if _open_begin(full[:cut]):
+            self._swallow = True
+        self._carry = full[max(0, cut - self._overlap):cut]
+        self._buf += _encode(full[cut:])
+        return held + masked
+
+
+class WatchMasker:
+    """NDJSON watch events split at arbitrary chunk boundaries; each event masked whole."""
+
+    def __init__(self, mask_event: Callable[[bytes], tuple[bytes, int]], *,
+                 event_limit: int = WATCH_EVENT_LIMIT) -> None:
+        self._mask_event = mask_event
+        self._limit = event_limit
+        self._buf = bytearray()
+        self._scanned = 0   # bytes of _buf known to hold no newline
+        self.masked = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._buf += chunk
+        out: list[bytes] = []
+        start = 0
+        while True:
+            nl = self._buf.find(b"\n", max(start, self._scanned))
+            if nl < 0:
+                break
+            out.append(self._event(bytes(self._buf[start:nl + 1])))
+            start = nl + 1
+        if start:
+            del self._buf[:start]
+        self._scanned = len(self._buf)
+        if len(self._buf) > self._limit:
+            raise MaskingError(
+                f"watch event larger than {self._limit} bytes without a line end"
+            )
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        rest = bytes(self._buf)
+        self._buf.clear()
+        self._scanned = 0
+        if not rest.strip():
+            return rest
+        return self._event(rest)
+
+    def _event(self, line: bytes) -> bytes:
+        if not line.strip():
+            return line
+        body, n = self._mask_event(line)
+        self.masked += n
+        return body
+
+
+class FrameMasker:
+    """exec/attach WebSocket frames: byte 0 is the channel (v4/v5.channel.k8s.io)."""
+
+    STDOUT, STDERR, CLOSE = 1, 2, 255
+
+    def __init__(self, make_lines: Callable[[], LineMasker]) -> None:
+        self._lines = {self.STDOUT: make_lines(), self.STDERR: make_lines()}
+
+    @property
+    def masked(self) -> int:
+        return sum(lm.masked for lm in self._lines.values())
+
+    def feed(self, frame: bytes) -> list[bytes]:
+        if not frame:
+            return [frame]
+        channel = frame[0]
+        lines = self._lines.get(channel)
+        if lines is not None:
+            out = lines.feed(frame[1:])
+            return [bytes([channel]) + out] if out else []
+        if channel == self.CLOSE and len(frame) > 1 and frame[1] in self._lines:
+            rest = self._lines[frame[1]].close()
+            return ([bytes([frame[1]]) + rest] if rest else []) + [frame]
+        return [frame]
+
+    def flush(self) -> list[bytes]:
+        frames: list[bytes] = []
+        for channel, lines in self._lines.items():
+            out = lines.flush()
+            if out:
+                frames.append(bytes([channel]) + out)
+        return frames
