@@ -1,0 +1,21 @@
+"""The sandbox: an in-memory Kubernetes API server that real kubectl 1.32 accepts.
+
+Tests and ``kgate demo`` need a cluster without a cluster. The sandbox speaks HTTPS on loopback
+with bearer tokens, and is faithful on the wire where kubectl looks: discovery, Tables, watches,
+Status errors, patches. Its building blocks, in request order::
+
+    runner       start/stop (in the caller's loop or a thread), TLS from kgate.pki, kubeconfig
+      app        aiohttp app: auth middleware → path parsing → REST verbs, content negotiation
+        auth       bearer tokens → UserInfo (static tokens, pluggable OIDC verifier)
+        discovery  /version, /api, /apis, per-group lists, aggregated discovery v2
+        openapi    the minimum /openapi/v3 kubectl's write commands need
+        selectors  label and field selectors
+        patch      merge, strategic merge, JSON patch, server-side apply
+        tables     server-side printing (meta.k8s.io Table) like kube-apiserver's printers
+        protobuf   protobuf request bodies → dicts            (engineer B)
+        streams    pods/log, exec, attach, portforward        (engineer B)
+      store      objects, the resourceVersion counter, validation/defaulting, watch fan-out
+      controllers  fake scheduler/kubelet/deployment controller reacting to store changes
+      registry   resource types from data/api-resources.json (real discovery of 24 GVs)
+      seed       base namespaces and the leaky ``demo`` data set
+"""

@@ -1,0 +1,319 @@
+"""Tiny, deterministic stand-ins for kube-controller-manager, the scheduler and the kubelet.
+
+They exist so that what a user does with kubectl has the consequences they expect: a Pod becomes
+Running and Ready with a podIP; a Deployment gets a ReplicaSet, which gets ``spec.replicas`` Pods
+(copied from the template, owner references set); statuses follow, so ``kubectl rollout status``
+finishes and ``kubectl scale`` shows up in ``get``; deleting an owner deletes what it owns; every
+new namespace gets a ``default`` ServiceAccount.
+
+Controllers react to store changes, but never inside the write that caused them: each change
+schedules a reconcile with ``loop.call_soon``, so the API call that triggered it answers first,
+as with a real cluster (only a lot faster).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import uuid
+from typing import Any
+
+import orjson
+
+from kgate.sandbox.registry import Registry
+from kgate.sandbox.store import Store, WatchEvent, now_rfc3339
+
+Obj = dict[str, Any]
+NODE_NAME = "sandbox-node"
+_HASH_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _short_hash(value: Any, length: int = 10) -> str:
+    digest = hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).digest()
+    return "".join(_HASH_CHARS[b % len(_HASH_CHARS)] for b in digest[:length])
+
+
+def _owner_ref(owner: Obj) -> Obj:
+    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
+            "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def _owned_by(obj: Obj, uid: str) -> bool:
+    return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
+
+
+class Controllers:
+    """Reconcilers for namespaces, pods, ReplicaSets, Deployments and StatefulSets."""
+
+    def __init__(self, store: Store, registry: Registry,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.store = store
+        self.registry = registry
+        self.loop = loop
+        self._queue: dict[tuple[str, str, str], None] = {}   # ordered set of (kind, ns, name)
+        self._scheduled = False
+        self._ip = 10
+        store.add_listener(self._on_event)
+
+    # ---- scheduling --------------------------------------------------------------------------
+    def _enqueue(self, kind: str, namespace: str, name: str) -> None:
+        self._queue[(kind, namespace, name)] = None
+        if not self._scheduled:
+            self._scheduled = True
+            self.loop.call_soon(self._drain)
+
+    def _on_event(self, event: WatchEvent) -> None:
+        meta = event.obj["metadata"]
+        ns, name = meta.get("namespace", ""), meta["name"]
+        res = (event.group, event.resource)
+        if event.type == "DELETED":
+            self._enqueue("gc", ns, meta["uid"])
+        if res == ("", "namespaces") and event.type == "ADDED":
+            self._enqueue("namespace", "", name)
+        elif res == ("", "pods") and event.type != "DELETED":
+            self._enqueue("pod", ns, name)
+        if res == ("", "pods"):
+            for ref in meta.get("ownerReferences") or []:
+                if ref.get("kind") in ("ReplicaSet", "StatefulSet"):
+                    self._enqueue(ref["kind"], ns, ref["name"])
+        elif res == ("apps", "replicasets"):
+            if event.type != "DELETED":
+                self._enqueue("ReplicaSet", ns, name)
+            for ref in meta.get("ownerReferences") or []:
+                if ref.get("kind") == "Deployment":
+                    self._enqueue("Deployment", ns, ref["name"])
+        elif res == ("apps", "deployments") and event.type != "DELETED":
+            self._enqueue("Deployment", ns, name)
+        elif res == ("apps", "statefulsets") and event.type != "DELETED":
+            self._enqueue("StatefulSet", ns, name)
+
+    def _drain(self) -> None:
+        # Bounded: a bug must not spin the loop forever.
+        for _ in range(10_000):
+            if not self._queue:
+                break
+            key = next(iter(self._queue))
+            del self._queue[key]
+            kind, ns, name = key
+            handler = getattr(self, f"_reconcile_{kind.lower()}")
+            handler(ns, name)
+        self._scheduled = False
+        if self._queue:
+            self._scheduled = True
+            self.loop.call_soon(self._drain)
+
+    # ---- reconcilers -------------------------------------------------------------------------
+    def _reconcile_namespace(self, _: str, name: str) -> None:
+        if self.store.namespace_exists(name) and self.store.get(
+                "", "serviceaccounts", name, "default") is None:
+            self.store.put_raw("", "serviceaccounts", {
+                "apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": "default", "namespace": name, "uid": str(uuid.uuid4()),
+                             "creationTimestamp": now_rfc3339()}})
+
+    def _reconcile_gc(self, namespace: str, uid: str) -> None:
+        for group, resource in (("apps", "replicasets"), ("", "pods")):
+            for obj in self.store.list(group, resource, namespace or None):
+                if _owned_by(obj, uid):
+                    self.store.delete_raw(group, resource, namespace, obj["metadata"]["name"])
+
+    def _reconcile_pod(self, namespace: str, name: str) -> None:
+        """Schedule and "run" a pod: Running, Ready, a podIP and container statuses."""
+        pod = self.store.get("", "pods", namespace, name)
+        if pod is None or (pod.get("status") or {}).get("phase") not in (None, "Pending"):
+            return
+        self._ip += 1
+        now = now_rfc3339()
+        spec = pod.setdefault("spec", {})
+        spec.setdefault("nodeName", NODE_NAME)
+        containers = spec.get("containers") or []
+        pod["status"] = {
+            "phase": "Running",
+            "conditions": [{"type": t, "status": "True", "lastProbeTime": None,
+                            "lastTransitionTime": now}
+                           for t in ("PodReadyToStartContainers", "Initialized", "Ready",
+                                     "ContainersReady", "PodScheduled")],
+            "hostIP": "10.0.0.10", "hostIPs": [{"ip": "10.0.0.10"}],
+            "podIP": f"10.244.{self._ip // 250}.{self._ip % 250 + 1}",
+            "startTime": now, "qosClass": "BestEffort",
+            "containerStatuses": [{
+                "name": c.get("name", ""), "image": c.get("image", ""),
+                "imageID": f"docker.io/library/{c.get('image', '')}@sha256:"
+                           + hashlib.sha256(str(c.get("image")).encode()).hexdigest(),
+                "containerID": "containerd://" + hashlib.sha256(
+                    f"{namespace}/{name}/{c.get('name')}".encode()).hexdigest(),
+                "ready": True, "started": True, "restartCount": 0,
+                "state": {"running": {"startedAt": now}}, "lastState": {}}
+                for c in containers],
+        }
+        pod["status"]["podIPs"] = [{"ip": pod["status"]["podIP"]}]
+        self.store.put_raw("", "pods", pod)
+
+    def _pods_of(self, owner: Obj) -> list[Obj]:
+        ns = owner["metadata"]["namespace"]
+        return [p for p in self.store.list("", "pods", ns)
+                if _owned_by(p, owner["metadata"]["uid"])]
+
+    def _new_pod(self, owner: Obj, name: str, extra_labels: dict[str, str]) -> None:
+        template = copy.deepcopy((owner.get("spec") or {}).get("template") or {})
+        tmeta = template.get("metadata") or {}
+        meta: Obj = {"name": name, "namespace": owner["metadata"]["namespace"],
+                     "uid": str(uuid.uuid4()), "creationTimestamp": now_rfc3339(),
+                     "labels": {**(tmeta.get("labels") or {}), **extra_labels},
+                     "ownerReferences": [_owner_ref(owner)]}
+        if tmeta.get("annotations"):
+            meta["annotations"] = tmeta["annotations"]
+        spec = template.get("spec") or {}
+        spec.setdefault("serviceAccountName", "default")
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
+               "status": {"phase": "Pending", "qosClass": "BestEffort"}}
+        self.store.put_raw("", "pods", pod)
+
+    def _set_status(self, group: str, resource: str, obj: Obj, status: Obj) -> None:
+        if obj.get("status") != status:
+            obj["status"] = status
+            self.store.put_raw(group, resource, obj)
+
+    def _reconcile_replicaset(self, namespace: str, name: str) -> None:
+        rs = self.store.get("apps", "replicasets", namespace, name)
+        if rs is None:
+            return
+        want = int(rs["spec"].get("replicas", 1))
+        pods = sorted(self._pods_of(rs), key=lambda p: p["metadata"]["name"])
+        labels = {"pod-template-hash": rs["metadata"].get("labels", {}).get(
+            "pod-template-hash", "")} if "pod-template-hash" in rs["metadata"].get(
+            "labels", {}) else {}
+        for _ in range(want - len(pods)):
+            suffix = _short_hash([name, uuid.uuid4().hex], 5)
+            self._new_pod(rs, f"{name}-{suffix}", labels)
+        for pod in pods[want:] if len(pods) > want else []:
+            self.store.delete_raw("", "pods", namespace, pod["metadata"]["name"])
+        pods = self._pods_of(rs)
+        ready = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
+        status: Obj = {"replicas": len(pods), "fullyLabeledReplicas": len(pods),
+                       "observedGeneration": rs["metadata"].get("generation", 1)}
+        if ready:
+            status["readyReplicas"] = ready
+            status["availableReplicas"] = ready
+        self._set_status("apps", "replicasets", rs, status)
+
+    def _reconcile_statefulset(self, namespace: str, name: str) -> None:
+        sts = self.store.get("apps", "statefulsets", namespace, name)
+        if sts is None:
+            return
+        want = int(sts["spec"].get("replicas", 1))
+        pods = {p["metadata"]["name"]: p for p in self._pods_of(sts)}
+        for i in range(want):
+            pod_name = f"{name}-{i}"
+            if pod_name not in pods:
+                self._new_pod(sts, pod_name, {"statefulset.kubernetes.io/pod-name": pod_name,
+                                              "apps.kubernetes.io/pod-index": str(i)})
+        for pod_name in pods:
+            if int(pod_name.rsplit("-", 1)[-1]) >= want:
+                self.store.delete_raw("", "pods", namespace, pod_name)
+        pods_now = self._pods_of(sts)
+        ready = sum(1 for p in pods_now if (p.get("status") or {}).get("phase") == "Running")
+        self._set_status("apps", "statefulsets", sts, {
+            "replicas": len(pods_now), "readyReplicas": ready, "currentReplicas": len(pods_now),
+            "updatedReplicas": len(pods_now), "availableReplicas": ready,
+            "observedGeneration": sts["metadata"].get("generation", 1)})
+
+    def _reconcile_deployment(self, namespace: str, name: str) -> None:
+        dep = self.store.get("apps", "deployments", namespace, name)
+        if dep is None:
+            return
+        spec = dep["spec"]
+        want = int(spec.get("replicas", 1))
+        template = spec.get("template") or {}
+        pth = _short_hash(template)
+        owned = [rs for rs in self.store.list("apps", "replicasets", namespace)
+                 if _owned_by(rs, dep["metadata"]["uid"])]
+        current = next((rs for rs in owned if rs["metadata"].get("labels", {}).get(
+            "pod-template-hash") == pth), None)
+        revision = max([int(rs["metadata"].get("annotations", {}).get(
+            "deployment.kubernetes.io/revision", "0")) for rs in owned] + [0])
+        if current is None:
+            revision += 1
+            current = self._new_replicaset(dep, pth, want, revision)
+        elif int(current["spec"].get("replicas", 0)) != want:
+            current["spec"]["replicas"] = want
+            self.store.put_raw("apps", "replicasets", current)
+        for rs in owned:
+            if rs["metadata"]["uid"] != current["metadata"]["uid"] and rs["spec"].get(
+                    "replicas", 0) != 0:
+                rs["spec"]["replicas"] = 0
+                self.store.put_raw("apps", "replicasets", rs)
+        owned = [rs for rs in self.store.list("apps", "replicasets", namespace)
+                 if _owned_by(rs, dep["metadata"]["uid"])]
+        total = sum(int((rs.get("status") or {}).get("replicas", 0)) for rs in owned)
+        cur_st = next((rs.get("status") or {} for rs in owned
+                       if rs["metadata"]["uid"] == current["metadata"]["uid"]), {})
+        updated = int(cur_st.get("replicas", 0))
+        ready = sum(int((rs.get("status") or {}).get("readyReplicas", 0)) for rs in owned)
+        old_status = dep.get("status") or {}
+        conditions = self._conditions(old_status, ready >= want, current["metadata"]["name"],
+                                      updated == want == total)
+        status: Obj = {"observedGeneration": dep["metadata"].get("generation", 1),
+                       "replicas": total, "updatedReplicas": updated,
+                       "readyReplicas": ready, "availableReplicas": ready,
+                       "conditions": conditions}
+        if total - ready > 0:
+            status["unavailableReplicas"] = total - ready
+        for key in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas"):
+            if status[key] == 0:
+                del status[key]
+        annotations = dep["metadata"].setdefault("annotations", {})
+        rev = current["metadata"].get("annotations", {}).get(
+            "deployment.kubernetes.io/revision", "1")
+        if annotations.get("deployment.kubernetes.io/revision") != rev or old_status != status:
+            annotations["deployment.kubernetes.io/revision"] = rev
+            dep["status"] = status
+            self.store.put_raw("apps", "deployments", dep)
+
+    @staticmethod
+    def _conditions(old: Obj, available: bool, rs_name: str, complete: bool) -> list[Obj]:
+        now = now_rfc3339()
+        previous = {c["type"]: c for c in old.get("conditions") or []}
+
+        def cond(type_: str, ok: bool, reason: str, message: str) -> Obj:
+            status = "True" if ok else "False"
+            prev = previous.get(type_) or {}
+            moved = prev.get("status") != status
+            return {"type": type_, "status": status,
+                    "lastUpdateTime": now if moved or prev.get("reason") != reason
+                    else prev.get("lastUpdateTime"),
+                    "lastTransitionTime": now if moved else prev.get("lastTransitionTime"),
+                    "reason": reason, "message": message}
+
+        return [
+            cond("Available", available,
+                 "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                 "Deployment has minimum availability." if available
+                 else "Deployment does not have minimum availability."),
+            cond("Progressing", True,
+                 "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated",
+                 f'ReplicaSet "{rs_name}" has successfully progressed.' if complete
+                 else f'ReplicaSet "{rs_name}" is progressing.'),
+        ]
+
+    def _new_replicaset(self, dep: Obj, pth: str, replicas: int, revision: int) -> Obj:
+        template = copy.deepcopy(dep["spec"].get("template") or {})
+        tmeta = template.setdefault("metadata", {})
+        tmeta.setdefault("labels", {})["pod-template-hash"] = pth
+        selector = copy.deepcopy(dep["spec"].get("selector") or {})
+        selector.setdefault("matchLabels", {})["pod-template-hash"] = pth
+        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+              "metadata": {"name": f"{dep['metadata']['name']}-{pth}",
+                           "namespace": dep["metadata"]["namespace"], "uid": str(uuid.uuid4()),
+                           "creationTimestamp": now_rfc3339(), "generation": 1,
+                           "labels": dict(tmeta["labels"]),
+                           "annotations": {"deployment.kubernetes.io/revision": str(revision),
+                                           "deployment.kubernetes.io/desired-replicas":
+                                               str(replicas)},
+                           "ownerReferences": [_owner_ref(dep)]},
+              "spec": {"replicas": replicas, "selector": selector, "template": template},
+              "status": {"replicas": 0}}
+        return self.store.put_raw("apps", "replicasets", rs)
