@@ -1,1 +1,75 @@
-"""`kgate sandbox` (being built)."""
+"""``kgate sandbox``: the in-memory Kubernetes API server in the foreground.
+
+For trying kgate (and kubectl) without a cluster. aiohttp is imported inside the command, never at
+module import, so ``kgate --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from kgate.cli.app import app, console_err
+from kgate.errors import ExitCode, UnavailableError
+
+
+@app.command("sandbox")
+def sandbox_command(
+    port: Annotated[int, typer.Option(
+        "--port", min=0, max=65535, help="Loopback port to listen on (0: pick a free one).")] = 0,
+    kubeconfig_out: Annotated[Path | None, typer.Option(
+        "--kubeconfig-out",
+        help="Where to write an admin kubeconfig for the sandbox (default: "
+             "$KGATE_HOME/sandbox/kubeconfig, removed on exit; a path given here is kept). "
+             "Written 0600 once the server accepts connections.")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", help="Bearer token the sandbox accepts as its admin (default: random).")
+    ] = None,
+    seed: Annotated[str | None, typer.Option(
+        "--seed", help="Objects to start with: 'demo' (namespaces, workloads, leaky Secrets "
+                       "and ConfigMaps). Default: an empty cluster.")] = None,
+) -> None:
+    """Run a sandbox Kubernetes API server on 127.0.0.1 until Ctrl-C or SIGTERM (exit 0)."""
+    if seed not in (None, "demo"):
+        raise typer.BadParameter("the only seed is 'demo'", param_hint="--seed")
+    code = asyncio.run(_serve(port, kubeconfig_out, token or secrets.token_urlsafe(24), seed))
+    raise typer.Exit(int(code))
+
+
+async def _serve(port: int, out: Path | None, token: str, seed: str | None) -> ExitCode:
+    from kgate.config import kgate_home
+    from kgate.sandbox.runner import ADMIN_USER, SandboxOptions, start_sandbox
+
+    state = kgate_home() / "sandbox"
+    keep = out is not None
+    kubeconfig = out or state / "kubeconfig"
+    try:
+        runner, sandbox = await start_sandbox(SandboxOptions(
+            state_dir=state, port=port, tokens={token: ADMIN_USER}, seed=seed))
+    except OSError as err:
+        raise UnavailableError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}") from err
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    try:
+        sandbox.write_kubeconfig(kubeconfig)
+        console_err.print(f"[bold green]sandbox[/] listening on {escape(sandbox.url)}")
+        console_err.print(f"kubeconfig: {escape(str(kubeconfig))}")
+        console_err.print(f"[dim]try: KUBECONFIG={escape(str(kubeconfig))} kubectl get "
+                          "pods -A    (Ctrl-C stops)[/]")
+        await stopped.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
+        if not keep:
+            kubeconfig.unlink(missing_ok=True)
+    console_err.print("[dim]sandbox stopped[/]")
+    return ExitCode.OK

@@ -35,6 +35,7 @@ Obj = dict[str, Any]
 STORE_KEY = web.AppKey("store", Store)
 REGISTRY_KEY = web.AppKey("registry", Registry)
 AUTH_KEY = web.AppKey("authenticator", Authenticator)
+USER_KEY = web.RequestKey("user", UserInfo)
 
 JSON = "application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -67,7 +68,8 @@ async def auth_middleware(request: web.Request,
     user = await request.app[AUTH_KEY].authenticate(header)
     if user is None and (header or request.path not in PUBLIC_PATHS):
         return json_response(status(401, "Unauthorized"), 401)
-    request["user"] = user
+    if user is not None:
+        request[USER_KEY] = user
     try:
         return await handler(request)
     except ApiError as err:
@@ -335,7 +337,7 @@ class SandboxApi:
             body = {}      # the answer does not depend on the body; kubectl sends protobuf
         if not isinstance(body, dict):
             raise bad_request("the body of the request was in an unknown format")
-        user: UserInfo = request["user"]
+        user = request[USER_KEY]
         out = {"kind": target.rt.kind, "apiVersion": target.rt.group_version,
                "metadata": {"creationTimestamp": None}}
         if "spec" in body:

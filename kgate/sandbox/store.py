@@ -107,7 +107,7 @@ class WatchEvent:
     obj: Obj
 
 
-@dataclass
+@dataclass(eq=False)
 class Watcher:
     """An open watch: events land in ``queue``; ``None`` means the store closed it."""
 
