@@ -1,0 +1,71 @@
+"""``kgate sandbox`` as a user runs it: foreground, kubeconfig when ready, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.kube import KubectlRunner
+
+
+def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "KGATE_HOME": str(tmp_path / "home"), "NO_COLOR": "1",
+           "COLUMNS": "200"}
+    return subprocess.Popen([sys.executable, "-m", "kgate", "sandbox", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"kgate sandbox exited early: {proc.communicate()[1]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("kubeconfig never appeared")
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_foreground_sandbox_serves_and_stops_cleanly(tmp_path: Path, kubectl: KubectlRunner,
+                                                     signum: int) -> None:
+    out = tmp_path / "kc" / "sandbox.yaml"
+    proc = start(tmp_path, "--kubeconfig-out", str(out), "--token", "t0ken", "--seed", "demo")
+    try:
+        wait_for(out, proc)
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        assert "t0ken" in out.read_text()
+        names = kubectl("get", "ns", "-o", "name", kubeconfig=out).stdout.split()
+        assert "namespace/prod-payments" in names
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "listening on https://127.0.0.1:" in stderr and str(out) in stderr
+    assert out.exists()        # a path the user chose is kept
+
+
+def test_default_kubeconfig_is_removed_on_exit(tmp_path: Path) -> None:
+    default = tmp_path / "home" / "sandbox" / "kubeconfig"
+    proc = start(tmp_path)
+    try:
+        wait_for(default, proc)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
+    assert not default.exists()

@@ -1,0 +1,186 @@
+"""The official ``kubernetes`` Python client, and raw HTTP for wire details kubectl hides."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kgate.sandbox.runner import RunningSandbox
+
+kubernetes = pytest.importorskip("kubernetes")
+from kubernetes import client, config, watch  # noqa: E402
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+@pytest.fixture
+def core(sandbox_kubeconfig: Path) -> Any:
+    api_client = config.new_client_from_config(config_file=str(sandbox_kubeconfig))
+    yield client.CoreV1Api(api_client)
+    api_client.close()
+
+
+def raw(sandbox: RunningSandbox, path: str, *, method: str = "GET", body: Any = None,
+        accept: str = "application/json", token: str | None = None,
+        content_type: str = "application/json", timeout: float = 10) -> tuple[int, dict, bytes]:
+    ctx = ssl.create_default_context(cadata=sandbox.ca_pem.decode())
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(sandbox.url + path, data=data, method=method, headers={
+        "Authorization": f"Bearer {token or sandbox.admin_token}", "Accept": accept,
+        "Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def test_client_list_create_and_watch(core: Any, sandbox_kubeconfig: Path) -> None:
+    config.load_kube_config(config_file=str(sandbox_kubeconfig))
+    names = {ns.metadata.name for ns in core.list_namespace().items}
+    assert names == {"default", "kube-system", "kube-public"}
+    created = core.create_namespaced_config_map("default", client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="from-python"), data={"k": "v"}))
+    assert created.metadata.uid and created.metadata.resource_version
+    seen = []
+    for event in watch.Watch().stream(core.list_namespaced_config_map, "default",
+                                      timeout_seconds=2):
+        seen.append((event["type"], event["object"].metadata.name))
+        break
+    assert seen == [("ADDED", "from-python")]
+    with pytest.raises(client.ApiException) as exc:
+        core.read_namespaced_config_map("missing", "default")
+    assert exc.value.status == 404
+    assert json.loads(exc.value.body)["message"] == 'configmaps "missing" not found'
+
+
+def test_watch_resumes_from_resource_version_and_expires(sandbox: RunningSandbox) -> None:
+    status, _, body = raw(sandbox, "/api/v1/namespaces/default/configmaps")
+    rv = json.loads(body)["metadata"]["resourceVersion"]
+    raw(sandbox, "/api/v1/namespaces/default/configmaps", method="POST",
+        body={"metadata": {"name": "a"}})
+    raw(sandbox, "/api/v1/namespaces/default/configmaps/a", method="PATCH",
+        body={"data": {"x": "1"}}, content_type="application/merge-patch+json")
+    status, headers, body = raw(
+        sandbox, f"/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"
+        "&timeoutSeconds=1&allowWatchBookmarks=true")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    events = [json.loads(line) for line in body.splitlines()]
+    assert [e["type"] for e in events[:2]] == ["ADDED", "MODIFIED"]
+    assert events[1]["object"]["data"] == {"x": "1"}
+    assert int(events[1]["object"]["metadata"]["resourceVersion"]) > int(rv)
+    for i in range(5100):    # push the history window past the old version
+        sandbox.run(lambda i=i: sandbox.store.put_raw("", "configmaps", {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "churn", "namespace": "default", "uid": "u"},
+            "data": {"i": str(i)}}))
+    status, _, body = raw(sandbox, f"/api/v1/namespaces/default/configmaps?watch=true"
+                          f"&resourceVersion={rv}")
+    assert status == 410 and json.loads(body)["reason"] == "Expired"
+
+
+def test_table_watch_sends_headers_once(sandbox: RunningSandbox) -> None:
+    _, _, body = raw(sandbox, "/api/v1/namespaces?watch=true&timeoutSeconds=1", accept=TABLE)
+    events = [json.loads(line) for line in body.splitlines()]
+    assert len(events) == 3 and {e["type"] for e in events} == {"ADDED"}
+    assert all(e["object"]["kind"] == "Table" for e in events)
+    assert [c["name"] for c in events[0]["object"]["columnDefinitions"]] == [
+        "Name", "Status", "Age"]
+    assert all(not e["object"]["columnDefinitions"] for e in events[1:])
+    row = events[0]["object"]["rows"][0]
+    assert row["object"]["kind"] == "PartialObjectMetadata"
+
+
+def test_table_include_object_and_list_shape(sandbox: RunningSandbox) -> None:
+    _, headers, body = raw(sandbox, "/api/v1/namespaces?includeObject=Object", accept=TABLE)
+    table = json.loads(body)
+    assert table["kind"] == "Table" and headers["Content-Type"].startswith("application/json")
+    assert table["rows"][0]["object"]["kind"] == "Namespace"
+    _, _, body = raw(sandbox, "/api/v1/namespaces?includeObject=None", accept=TABLE)
+    assert all("object" not in r for r in json.loads(body)["rows"])
+    _, _, body = raw(sandbox, "/api/v1/namespaces",
+                     accept="application/vnd.kubernetes.protobuf,application/json")
+    listed = json.loads(body)
+    assert listed["kind"] == "NamespaceList" and listed["apiVersion"] == "v1"
+    assert listed["metadata"]["resourceVersion"]
+
+
+def test_discovery_documents(sandbox: RunningSandbox) -> None:
+    aggregated = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    _, headers, body = raw(sandbox, "/apis", accept=aggregated + ",application/json")
+    assert headers["Content-Type"] == aggregated
+    groups = {g["metadata"]["name"]: g for g in json.loads(body)["items"]}
+    apps = {r["resource"]: r for r in groups["apps"]["versions"][0]["resources"]}
+    subs = {s["subresource"]: s for s in apps["deployments"]["subresources"]}
+    assert subs["scale"]["responseKind"] == {"group": "autoscaling", "version": "v1",
+                                             "kind": "Scale"}
+    assert apps["deployments"]["shortNames"] == ["deploy"]
+    _, headers, body = raw(sandbox, "/apis")
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["kind"] == "APIGroupList"
+    _, _, body = raw(sandbox, "/api/v1")
+    names = {r["name"] for r in json.loads(body)["resources"]}
+    assert {"pods", "pods/log", "pods/exec", "configmaps"} <= names
+    _, _, body = raw(sandbox, "/version")
+    version = json.loads(body)
+    assert (version["major"], version["minor"]) == ("1", "32")
+    assert version["gitVersion"].startswith("v1.32.")
+    status, _, body = raw(sandbox, "/healthz", token="wrong")
+    assert status == 401
+    for path in ("/healthz", "/livez", "/readyz"):
+        assert raw(sandbox, path)[2] == b"ok"
+
+
+def test_scale_subresource_and_dry_run(sandbox: RunningSandbox) -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                  "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "d"}},
+                           "template": {"metadata": {"labels": {"app": "d"}},
+                                        "spec": {"containers": [{"name": "c",
+                                                                 "image": "busybox"}]}}}}
+    base = "/apis/apps/v1/namespaces/default/deployments"
+    status, _, _ = raw(sandbox, base + "?dryRun=All", method="POST", body=deployment)
+    assert status == 201
+    assert sandbox.run(lambda: sandbox.store.get("apps", "deployments", "default", "d")) is None
+    assert raw(sandbox, base, method="POST", body=deployment)[0] == 201
+    status, _, body = raw(sandbox, base + "/d/scale")
+    scale = json.loads(body)
+    assert scale["kind"] == "Scale" and scale["spec"]["replicas"] == 1
+    status, _, body = raw(sandbox, base + "/d/scale", method="PATCH",
+                          body={"spec": {"replicas": 3}},
+                          content_type="application/merge-patch+json")
+    assert status == 200 and json.loads(body)["spec"]["replicas"] == 3
+    dep = sandbox.run(lambda: sandbox.store.get("apps", "deployments", "default", "d"))
+    assert dep is not None and dep["spec"]["replicas"] == 3
+    status, _, body = raw(sandbox, base + "/d", method="PATCH",
+                          body=[{"op": "replace", "path": "/spec/replicas", "value": 2}],
+                          content_type="application/json-patch+json")
+    assert status == 200 and json.loads(body)["spec"]["replicas"] == 2
+    status, _, body = raw(sandbox, base + "/d", method="PATCH",
+                          body={"metadata": {"resourceVersion": "1"}},
+                          content_type="application/merge-patch+json")
+    assert status == 409 and json.loads(body)["reason"] == "Conflict"
+
+
+def test_generate_name_and_status_subresource(sandbox: RunningSandbox) -> None:
+    status, _, body = raw(sandbox, "/api/v1/namespaces/default/pods", method="POST", body={
+        "metadata": {"generateName": "job-"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    pod = json.loads(body)
+    assert status == 201 and pod["metadata"]["name"].startswith("job-")
+    assert len(pod["metadata"]["name"]) == len("job-") + 5
+    name = pod["metadata"]["name"]
+    status, _, body = raw(sandbox, f"/api/v1/namespaces/default/pods/{name}/status",
+                          method="PATCH", body={"status": {"phase": "Succeeded"}},
+                          content_type="application/merge-patch+json")
+    assert status == 200 and json.loads(body)["status"]["phase"] == "Succeeded"
+    status, _, body = raw(sandbox, "/api/v1/namespaces/default/pods", method="POST",
+                          body={"metadata": {}})
+    assert status == 422
+    assert json.loads(body)["message"] == (
+        'Pod "" is invalid: metadata.name: Required value: name or generateName is required')
