@@ -14,7 +14,9 @@ import asyncio
 import base64
 import contextlib
 import copy
+import datetime as dt
 import importlib
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -323,7 +325,34 @@ class SandboxApi:
                 "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
                 "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
                 "incomplete": False})
+        if rt.group == "" and rt.name == "serviceaccounts" and target.subresource == "token":
+            return self._token_request(request, target)
         return None
+
+    async def _token_request(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """TokenRequest: a JWT-shaped token for the ServiceAccount (valid nowhere)."""
+        if request.method != "POST":
+            return _method_not_allowed()
+        name, ns = target.name or "", target.namespace
+        if self.store.get("", "serviceaccounts", ns, name) is None:
+            raise not_found(target.rt, name)
+        try:
+            body = await read_body(request)
+        except ApiError as err:
+            if err.code != 415:
+                raise
+            body = {}
+        spec = dict(body.get("spec") or {}) if isinstance(body, dict) else {}
+        spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
+        spec.setdefault("expirationSeconds", 3600)
+        spec.setdefault("boundObjectRef", None)
+        return json_response({
+            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
+            "spec": spec,
+            "status": {"token": fake_service_account_token(ns or "", name),
+                       "expirationTimestamp": expiry_rfc3339(int(spec["expirationSeconds"]))},
+        }, 201)
 
     async def _review(self, request: web.Request, target: Target,
                       answer: Callable[[Obj, UserInfo], Obj]) -> web.StreamResponse:
@@ -546,15 +575,33 @@ class SandboxApi:
             return orjson.dumps({"type": "BOOKMARK", "object": {
                 "kind": rt.kind, "apiVersion": rt.group_version, "metadata": meta}}) + b"\n"
 
-        def wanted(event: WatchEvent) -> bool:
-            return (name is None or event.obj["metadata"].get("name") == name) and keep(
-                event.obj)
+        matching: set[tuple[str, str]] = set()
+
+        def visible(event: WatchEvent) -> WatchEvent | None:
+            """Apply the selectors; objects leaving/entering them appear DELETED/ADDED."""
+            meta = event.obj["metadata"]
+            if name is not None and meta.get("name") != name:
+                return None
+            key = (meta.get("namespace", ""), meta["name"])
+            was, now = key in matching, keep(event.obj) and event.type != "DELETED"
+            if now:
+                matching.add(key)
+            else:
+                matching.discard(key)
+            if event.type == "DELETED":
+                return event if was else None
+            if now and not was and event.type == "MODIFIED":
+                return WatchEvent(event.rv, event.group, event.resource, "ADDED", event.obj)
+            if was and not now:
+                return WatchEvent(event.rv, event.group, event.resource, "DELETED", event.obj)
+            return event if now else None
 
         try:
             await resp.prepare(request)
             for event in backlog:
-                if wanted(event):
-                    await resp.write(encode(event))
+                shown = visible(event)
+                if shown is not None:
+                    await resp.write(encode(shown))
             if initial:
                 await resp.write(bookmark({"k8s.io/initial-events-end": "true"}))
             loop = asyncio.get_running_loop()
@@ -572,8 +619,9 @@ class SandboxApi:
                     continue
                 if item is None:
                     break
-                if wanted(item):
-                    await resp.write(encode(item))
+                shown = visible(item)
+                if shown is not None:
+                    await resp.write(encode(shown))
         except (ConnectionResetError, asyncio.CancelledError):
             self.store.unwatch(watcher)
             raise
@@ -609,6 +657,23 @@ def _scale_of(parent: Obj) -> Obj:
             "spec": {"replicas": int(spec.get("replicas", 0))},
             "status": {"replicas": int(st.get("replicas", 0)),
                        "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}}
+
+
+def fake_service_account_token(namespace: str, name: str) -> str:
+    """A JWT-shaped, unsigned token: realistic enough to be recognised, valid nowhere."""
+    def part(data: Obj) -> str:
+        return base64.urlsafe_b64encode(orjson.dumps(data)).decode().rstrip("=")
+
+    sub = f"system:serviceaccount:{namespace}:{name}"
+    return ".".join([part({"alg": "RS256", "kid": "kgate-sandbox"}),
+                     part({"iss": "https://kubernetes.default.svc.cluster.local", "sub": sub}),
+                     base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")])
+
+
+def expiry_rfc3339(seconds: int) -> str:
+    """Now plus ``seconds``, as a Kubernetes timestamp."""
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
 
 
 def _user_info(user: UserInfo) -> Obj:

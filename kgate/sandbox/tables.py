@@ -8,7 +8,6 @@ whole object with ``includeObject=Object`` and nothing with ``includeObject=None
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -247,12 +246,3 @@ def to_table(kind: str, objects: list[Obj], *, resource_version: str,
                   "rows": rows}
     return table
 
-
-def secret_data_count(obj: Obj) -> int:
-    """Number of keys in a Secret (``data`` plus not-yet-folded ``stringData``)."""
-    return len(obj.get("data") or {}) + len(obj.get("stringData") or {})
-
-
-def decode_b64(value: str) -> bytes:
-    """Decode a Secret data value (helper for seeds and tests)."""
-    return base64.b64decode(value)

@@ -184,3 +184,28 @@ def test_generate_name_and_status_subresource(sandbox: RunningSandbox) -> None:
     assert status == 422
     assert json.loads(body)["message"] == (
         'Pod "" is invalid: metadata.name: Required value: name or generateName is required')
+
+
+def test_watch_with_selector_reports_objects_leaving_it(sandbox: RunningSandbox) -> None:
+    base = "/api/v1/namespaces/default/configmaps"
+    raw(sandbox, base, method="POST", body={"metadata": {"name": "c", "labels": {"t": "a"}}})
+    rv = json.loads(raw(sandbox, base)[2])["metadata"]["resourceVersion"]
+    raw(sandbox, base + "/c", method="PATCH", body={"metadata": {"labels": {"t": "b"}}},
+        content_type="application/merge-patch+json")
+    raw(sandbox, base + "/c", method="PATCH", body={"metadata": {"labels": {"t": "a"}}},
+        content_type="application/merge-patch+json")
+    _, _, body = raw(sandbox, f"{base}?watch=1&labelSelector=t%3Da&timeoutSeconds=1"
+                     f"&resourceVersion={int(rv) - 1}")
+    assert [json.loads(line)["type"] for line in body.splitlines()] == [
+        "ADDED", "DELETED", "ADDED"]
+
+
+def test_token_request_for_a_service_account(sandbox: RunningSandbox) -> None:
+    status, _, body = raw(sandbox, "/api/v1/namespaces/default/serviceaccounts/default/token",
+                          method="POST", body={"apiVersion": "authentication.k8s.io/v1",
+                                               "kind": "TokenRequest", "spec": {}})
+    review = json.loads(body)
+    assert status == 201 and review["status"]["token"].count(".") == 2
+    status, _, _ = raw(sandbox, "/api/v1/namespaces/default/serviceaccounts/nope/token",
+                       method="POST", body={"spec": {}})
+    assert status == 404
