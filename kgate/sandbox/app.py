@@ -169,6 +169,21 @@ def _dry_run(request: web.Request) -> bool:
     return bool(values)
 
 
+async def _delete_dry_run(request: web.Request) -> bool:
+    """``dryRun`` may come as a query parameter or inside a DeleteOptions body."""
+    dry_run = _dry_run(request)
+    if request.can_read_body and request.content_type != PROTOBUF:
+        try:
+            options = await read_body(request)
+        except ApiError:
+            options = None
+        if isinstance(options, dict) and options.get("dryRun"):
+            if options["dryRun"] != ["All"]:
+                raise bad_request(f'Invalid dry run value: "{options["dryRun"]}"')
+            dry_run = True
+    return dry_run
+
+
 # ---- list shaping -----------------------------------------------------------------------------
 def _item(obj: Obj) -> Obj:
     """List items carry no apiVersion/kind on the wire, as from kube-apiserver."""
@@ -259,9 +274,9 @@ class SandboxApi:
         if method == "PATCH" and target.name is not None:
             return await self._patch(request, target)
         if method == "DELETE" and target.name is not None:
-            return self._delete(request, target)
+            return self._delete(request, target, await _delete_dry_run(request))
         if method == "DELETE":
-            return self._delete_collection(request, target)
+            return self._delete_collection(request, target, await _delete_dry_run(request))
         return _method_not_allowed()
 
     # -- non-resource paths --
@@ -492,18 +507,18 @@ class SandboxApi:
                                 subresource=target.subresource, dry_run=dry_run)
         return self._respond_object(request, target, obj)
 
-    def _delete(self, request: web.Request, target: Target) -> web.StreamResponse:
+    def _delete(self, request: web.Request, target: Target, dry_run: bool
+                ) -> web.StreamResponse:
         rt = target.rt
-        obj = self.store.delete(rt, target.namespace, target.name or "",
-                                dry_run=_dry_run(request))
+        obj = self.store.delete(rt, target.namespace, target.name or "", dry_run=dry_run)
         obj["apiVersion"] = rt.group_version
         if rt.group == "" and rt.name == "namespaces":
             obj.setdefault("status", {})["phase"] = "Terminating"
         return json_response(obj)
 
-    def _delete_collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+    def _delete_collection(self, request: web.Request, target: Target, dry_run: bool
+                           ) -> web.StreamResponse:
         objs, _, _ = _list_objects(request, self.store, target)
-        dry_run = _dry_run(request)
         deleted = [self.store.delete(target.rt, o["metadata"].get("namespace"),
                                      o["metadata"]["name"], dry_run=dry_run) for o in objs]
         return json_response(self._list_body(target.rt, deleted, None, None))

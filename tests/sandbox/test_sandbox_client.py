@@ -209,3 +209,15 @@ def test_token_request_for_a_service_account(sandbox: RunningSandbox) -> None:
     status, _, _ = raw(sandbox, "/api/v1/namespaces/default/serviceaccounts/nope/token",
                        method="POST", body={"spec": {}})
     assert status == 404
+
+
+def test_delete_dry_run_in_body_keeps_the_object(core: Any, sandbox: RunningSandbox) -> None:
+    core.create_namespaced_config_map("default", client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="keep")))
+    core.delete_namespaced_config_map("keep", "default", dry_run="All")
+    status, _, _ = raw(sandbox, "/api/v1/namespaces/default/configmaps/keep", method="DELETE",
+                       body={"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]})
+    assert status == 200
+    assert sandbox.run(lambda: sandbox.store.get("", "configmaps", "default", "keep"))
+    core.delete_namespaced_config_map("keep", "default")
+    assert not sandbox.run(lambda: sandbox.store.get("", "configmaps", "default", "keep"))
