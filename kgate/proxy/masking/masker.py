@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from .bulk import mask_collection
 from .detectors import TextScanner
 from .objects import ObjectMasker
 from .placeholders import MaskingError, Placeholders
@@ -30,6 +31,8 @@ _GC_PAUSES = 0
 _GC_WAS_ENABLED = False
 #: Bodies below this size are not worth pausing the collector for.
 _GC_PAUSE_MIN = 256 * 1024
+#: Lists/Tables above this size are masked item by item (bounded memory).
+_BULK_MIN = 1024 * 1024
 
 
 @dataclass
@@ -112,6 +115,10 @@ class Masker:
         if not body.strip():
             return MaskResult(body, 0)
         with _collector_paused(len(body)):
+            if len(body) >= _BULK_MIN:
+                done = mask_collection(body, self._objects.item, self._objects.row)
+                if done is not None:
+                    return MaskResult(*done)
             doc = _loads(body)
             n = self._objects.document(doc)
             if not n:

@@ -51,6 +51,14 @@ class ObjectMasker:
             return sum(self.document(d, kind_hint) for d in doc)
         return 0
 
+    def item(self, doc: Any, kind: str | None) -> int:
+        """One element of a List's ``items`` (kind implied by the list when it has none)."""
+        return self._document(doc, kind) if isinstance(doc, dict) else 0
+
+    def row(self, row: Any) -> int:
+        """One element of a Table's ``rows``."""
+        return self._rows([row])
+
     def text(self, value: str) -> tuple[str, int]:
         """Detectors over one free-text value."""
         return self._scan.mask(value)
@@ -78,10 +86,11 @@ class ObjectMasker:
         return self._object(d, kind)
 
     def _table(self, table: dict[str, Any]) -> int:
-        n = 0
         rows = table.get("rows")
-        if not isinstance(rows, list):
-            return 0
+        return self._rows(rows) if isinstance(rows, list) else 0
+
+    def _rows(self, rows: list[Any]) -> int:
+        n = 0
         scan = self._scan.mask
         for row in rows:
             if not isinstance(row, dict):
@@ -90,7 +99,8 @@ class ObjectMasker:
             if isinstance(obj, dict):
                 n += self._document(obj, None)
             cells = row.get("cells")
-            if isinstance(cells, list):
+            if isinstance(cells, list) and self._scan.might_match(
+                    "\n".join(c for c in cells if isinstance(c, str))):
                 for i, cell in enumerate(cells):
                     if isinstance(cell, str) and cell:
                         new, k = scan(cell)
@@ -249,7 +259,9 @@ class ObjectMasker:
         return n
 
     def _container(self, c: dict[str, Any]) -> int:
+        """Secret-named literal env values → placeholder; other values and argv → detectors."""
         n = 0
+        texts: list[str] = []   # everything the detectors should look at, checked at once
         env = c.get("env")
         if isinstance(env, list):
             for e in env:
@@ -263,10 +275,26 @@ class ObjectMasker:
                     e["value"] = self._ph.of_text(value)
                     n += 1
                 else:
-                    new, k = self._scan.mask(value)
-                    if k:
-                        e["value"] = new
-                        n += k
+                    texts.append(value)
+        for field in ("command", "args"):
+            argv = c.get(field)
+            if isinstance(argv, list):
+                texts.extend(a for a in argv if isinstance(a, str))
+        if texts and self._scan.might_match("\n".join(texts)):
+            n += self._container_text(c)
+        return n
+
+    def _container_text(self, c: dict[str, Any]) -> int:
+        n = 0
+        for e in c.get("env") or ():
+            if isinstance(e, dict) and isinstance(e.get("value"), str):
+                name = e.get("name")
+                if isinstance(name, str) and self._env.search(name):
+                    continue
+                new, k = self._scan.mask(e["value"])
+                if k:
+                    e["value"] = new
+                    n += k
         for field in ("command", "args"):
             argv = c.get(field)
             if isinstance(argv, list):
