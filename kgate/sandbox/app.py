@@ -122,14 +122,21 @@ def parse_target(registry: Registry, path: str) -> Target | None:
 
 
 # ---- content negotiation ----------------------------------------------------------------------
-def wants_table(request: web.Request) -> bool:
-    """Whether the client asked for ``meta.k8s.io/v1 Table`` (first acceptable type wins)."""
+def meta_form(request: web.Request) -> str | None:
+    """``Table``, ``PartialObjectMetadata`` or ``PartialObjectMetadataList`` if the client asks
+    for that ``meta.k8s.io`` transformation (kubectl lists it before plain JSON), else None."""
     accept = request.headers.get("Accept", "")
     for part in accept.split(","):
-        params = {p.strip() for p in part.split(";")[1:]}
-        if all(p in params for p in TABLE_PARAMS):
-            return True
-    return False
+        params = dict(p.strip().partition("=")[::2] for p in part.split(";")[1:])
+        if params.get("g") == "meta.k8s.io" and params.get("as") in (
+                "Table", "PartialObjectMetadata", "PartialObjectMetadataList"):
+            return params["as"]
+    return None
+
+
+def wants_table(request: web.Request) -> bool:
+    """Whether the client asked for ``meta.k8s.io/v1 Table`` responses."""
+    return meta_form(request) == "Table"
 
 
 async def read_body(request: web.Request) -> Any:
@@ -442,7 +449,11 @@ class SandboxApi:
                 target.rt.kind, objs, resource_version=self.store.resource_version,
                 include_object=request.query.get("includeObject", "Metadata"),
                 continue_token=cont))
-        return json_response(self._list_body(target.rt, objs, cont, remaining))
+        body = self._list_body(target.rt, objs, cont, remaining)
+        if meta_form(request) in ("PartialObjectMetadata", "PartialObjectMetadataList"):
+            body.update(kind="PartialObjectMetadataList", apiVersion="meta.k8s.io/v1",
+                        items=[tables.partial_metadata(o) for o in objs])
+        return json_response(body)
 
     def _fetch(self, target: Target) -> Obj:
         rt, name = target.rt, target.name or ""
@@ -459,6 +470,8 @@ class SandboxApi:
                 target.rt.kind, [obj], resource_version=obj["metadata"].get(
                     "resourceVersion", ""),
                 include_object=request.query.get("includeObject", "Metadata")), code)
+        if meta_form(request) == "PartialObjectMetadata":
+            return json_response(tables.partial_metadata(obj), code)
         return json_response(obj, code)
 
     def _get(self, request: web.Request, target: Target) -> web.StreamResponse:

@@ -221,3 +221,16 @@ def test_delete_dry_run_in_body_keeps_the_object(core: Any, sandbox: RunningSand
     assert sandbox.run(lambda: sandbox.store.get("", "configmaps", "default", "keep"))
     core.delete_namespaced_config_map("keep", "default")
     assert not sandbox.run(lambda: sandbox.store.get("", "configmaps", "default", "keep"))
+
+
+def test_partial_object_metadata(sandbox: RunningSandbox) -> None:
+    accept = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+    _, _, body = raw(sandbox, "/api/v1/namespaces", accept=accept)
+    listed = json.loads(body)
+    assert listed["kind"] == "PartialObjectMetadataList"
+    assert {i["metadata"]["name"] for i in listed["items"]} == {
+        "default", "kube-system", "kube-public"}
+    assert all("spec" not in i for i in listed["items"])
+    _, _, body = raw(sandbox, "/api/v1/namespaces/default",
+                     accept="application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io")
+    assert json.loads(body)["kind"] == "PartialObjectMetadata"
