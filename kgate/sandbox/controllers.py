@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import time
 import uuid
 from typing import Any
 
@@ -55,6 +56,7 @@ class Controllers:
         self._queue: dict[tuple[str, str, str], None] = {}   # ordered set of (kind, ns, name)
         self._scheduled = False
         self._ip = 10
+        self._last_event_ns = 0
         store.add_listener(self._on_event)
 
     # ---- scheduling --------------------------------------------------------------------------
@@ -104,6 +106,28 @@ class Controllers:
             self._scheduled = True
             self.loop.call_soon(self._drain)
 
+    def _event_suffix(self) -> str:
+        # Like kube's recorder: a hex timestamp, so events list in the order they happened.
+        self._last_event_ns = max(time.time_ns(), self._last_event_ns + 1)
+        return f"{self._last_event_ns:x}"
+
+    def _record(self, obj: Obj, reason: str, message: str, component: str) -> None:
+        """Write a core/v1 Event about ``obj`` (what ``kubectl describe`` shows at the bottom)."""
+        meta = obj["metadata"]
+        now = now_rfc3339()
+        self.store.put_raw("", "events", {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{self._event_suffix()}",
+                         "namespace": meta.get("namespace", "default"),
+                         "uid": str(uuid.uuid4()), "creationTimestamp": now},
+            "involvedObject": {"kind": obj["kind"], "namespace": meta.get("namespace"),
+                               "name": meta["name"], "uid": meta["uid"],
+                               "apiVersion": obj["apiVersion"],
+                               "resourceVersion": meta.get("resourceVersion", "")},
+            "reason": reason, "message": message, "source": {"component": component},
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": "Normal",
+            "eventTime": None, "reportingComponent": component, "reportingInstance": ""})
+
     # ---- reconcilers -------------------------------------------------------------------------
     def _reconcile_namespace(self, _: str, name: str) -> None:
         if self.store.namespace_exists(name) and self.store.get(
@@ -149,7 +173,14 @@ class Controllers:
                 for c in containers],
         }
         pod["status"]["podIPs"] = [{"ip": pod["status"]["podIP"]}]
-        self.store.put_raw("", "pods", pod)
+        pod = self.store.put_raw("", "pods", pod)
+        self._record(pod, "Scheduled", f"Successfully assigned {namespace}/{name} to "
+                     f"{NODE_NAME}", "default-scheduler")
+        for c in containers:
+            self._record(pod, "Pulled", f'Container image "{c.get("image", "")}" already '
+                         "present on machine", "kubelet")
+            self._record(pod, "Created", f"Created container: {c.get('name', '')}", "kubelet")
+            self._record(pod, "Started", f"Started container {c.get('name', '')}", "kubelet")
 
     def _pods_of(self, owner: Obj) -> list[Obj]:
         ns = owner["metadata"]["namespace"]
@@ -187,10 +218,14 @@ class Controllers:
             "pod-template-hash", "")} if "pod-template-hash" in rs["metadata"].get(
             "labels", {}) else {}
         for _ in range(want - len(pods)):
-            suffix = _short_hash([name, uuid.uuid4().hex], 5)
-            self._new_pod(rs, f"{name}-{suffix}", labels)
+            pod_name = f"{name}-{_short_hash([name, uuid.uuid4().hex], 5)}"
+            self._new_pod(rs, pod_name, labels)
+            self._record(rs, "SuccessfulCreate", f"Created pod: {pod_name}",
+                         "replicaset-controller")
         for pod in pods[want:] if len(pods) > want else []:
             self.store.delete_raw("", "pods", namespace, pod["metadata"]["name"])
+            self._record(rs, "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
+                         "replicaset-controller")
         pods = self._pods_of(rs)
         ready = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
         status: Obj = {"replicas": len(pods), "fullyLabeledReplicas": len(pods),
@@ -238,12 +273,15 @@ class Controllers:
         if current is None:
             revision += 1
             current = self._new_replicaset(dep, pth, want, revision)
+            self._scaled(dep, current["metadata"]["name"], 0, want)
         elif int(current["spec"].get("replicas", 0)) != want:
+            self._scaled(dep, current["metadata"]["name"], int(current["spec"]["replicas"]), want)
             current["spec"]["replicas"] = want
             self.store.put_raw("apps", "replicasets", current)
         for rs in owned:
             if rs["metadata"]["uid"] != current["metadata"]["uid"] and rs["spec"].get(
                     "replicas", 0) != 0:
+                self._scaled(dep, rs["metadata"]["name"], int(rs["spec"]["replicas"]), 0)
                 rs["spec"]["replicas"] = 0
                 self.store.put_raw("apps", "replicasets", rs)
         owned = [rs for rs in self.store.list("apps", "replicasets", namespace)
@@ -272,6 +310,11 @@ class Controllers:
             annotations["deployment.kubernetes.io/revision"] = rev
             dep["status"] = status
             self.store.put_raw("apps", "deployments", dep)
+
+    def _scaled(self, dep: Obj, rs_name: str, old: int, new: int) -> None:
+        direction = "up" if new > old else "down"
+        self._record(dep, "ScalingReplicaSet", f"Scaled {direction} replica set {rs_name} "
+                     f"from {old} to {new}", "deployment-controller")
 
     @staticmethod
     def _conditions(old: Obj, available: bool, rs_name: str, complete: bool) -> list[Obj]:

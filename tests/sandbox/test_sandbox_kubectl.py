@@ -288,3 +288,15 @@ def test_demo_seed_looks_like_a_cluster(demo_sandbox: RunningSandbox, kubectl: K
     wide = kubectl("get", "pods", "-n", "dev", "-o", "wide", kubeconfig=config).stdout
     assert "sandbox-node" in wide and "10.244." in wide
 
+
+
+def test_describe_shows_controller_events(demo_sandbox: RunningSandbox, kubectl: KubectlRunner,
+                                          tmp_path: Path) -> None:
+    config = demo_sandbox.write_kubeconfig(tmp_path / "demo" / "config")
+    kubectl("rollout", "status", "-n", "dev", "deploy/api", "--timeout=20s", kubeconfig=config)
+    described = kubectl("describe", "deployment", "-n", "dev", "api", kubeconfig=config).stdout
+    assert "Replicas:               1 desired | 1 updated | 1 total | 1 available" in described
+    assert "ScalingReplicaSet" in described and "Scaled up replica set api-" in described
+    events = kubectl("get", "events", "-n", "dev", "--field-selector", "reason=Scheduled",
+                     "-o", "name", kubeconfig=config).stdout.split()
+    assert len(events) == 3
