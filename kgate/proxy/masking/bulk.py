@@ -22,6 +22,14 @@ from .placeholders import MaskingError
 _TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 _STR = msgspec.json.Decoder(str)
+_ANY = msgspec.json.Decoder()
+
+
+def dumps(doc: Any) -> bytes:
+    try:
+        return orjson.dumps(doc)
+    except TypeError:   # integers beyond 64 bits
+        return msgspec.json.encode(doc)
 
 
 def _kind(top: dict[str, msgspec.Raw]) -> str | None:
@@ -48,7 +56,7 @@ def mask_collection(
         top = _TOP.decode(body)
     except msgspec.ValidationError:
         return None   # valid JSON, just not an object: let the whole-body path handle it
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise MaskingError("response body is not valid JSON; refusing to pass it unmasked") \
             from None
     kind = _kind(top)
@@ -63,7 +71,7 @@ def mask_collection(
         elements = _ARRAY.decode(top[field])
     except msgspec.ValidationError:
         return None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         raise MaskingError("response body is not valid JSON") from None
 
     out = io.BytesIO()
@@ -82,7 +90,10 @@ def mask_collection(
             if j:
                 out.write(b",")
             view = memoryview(element)
-            doc = orjson.loads(view)
+            try:
+                doc = _ANY.decode(view)
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                raise MaskingError(f"{field}[{j}] is not valid JSON") from None
             if field == "rows":
                 n = mask_row(doc)
             else:
@@ -90,7 +101,7 @@ def mask_collection(
                 n = mask_item(doc, ik if isinstance(ik, str) else item_kind)
             if n:
                 masked += n
-                out.write(orjson.dumps(doc))
+                out.write(dumps(doc))
             else:
                 out.write(view)
             del doc, view

@@ -124,8 +124,8 @@ _NOT_A_VALUE = frozenset({
     "prefix", "hint", "strength", "min", "max", "age", "rotation", "template",
 })
 _REFERENCE = re.compile(
-    r"^(?:\$\{.*\}|\$\(.*\)|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*\}\}|%\(.*\)s|<[^<>]*>|\*+|x{3,}|X{3,}|"
-    r"(?i:null|none|nil|true|false|undefined|redacted|\[redacted\]|changeme|example))$"
+    r"^(?:\$\{.*|\$\(.*|\$[A-Za-z_][A-Za-z0-9_]*|\{\{.*\}\}|%\(.*\)s|<[^<>]*>|\*+|x{3,}|X{3,}|"
+    r"(?i:null|none|nil|true|false|undefined|redacted|\[redacted\]))$"
 )
 _AUTH_SCHEME = re.compile(r"^(?i:bearer|basic|token)[ \t]+")
 
@@ -368,7 +368,7 @@ class TextScanner:
         return self._value(m, "jwt_tok")
 
     def _token(self, m: re.Match[str]) -> Edit | None:
-        group = "gh_tok" if m.group("gh_tok") is not None else "gl_tok"
+        group = "gh_tok" if "gh_tok" in m.re.groupindex else "gl_tok"
         return self._value(m, group)
 
     def _slack(self, m: re.Match[str]) -> Edit | None:

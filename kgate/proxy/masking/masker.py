@@ -7,16 +7,15 @@ out fresh streaming maskers per response. Everything here is pure: bytes in, byt
 from __future__ import annotations
 
 import gc
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import msgspec
 
-from .bulk import mask_collection
+from .bulk import dumps, mask_collection
 from .detectors import TextScanner
 from .objects import ObjectMasker
 from .placeholders import MaskingError, Placeholders
@@ -64,23 +63,13 @@ def _collector_paused(size: int) -> Iterator[None]:
 
 
 def _loads(body: bytes) -> Any:
+    # msgspec, not orjson, to parse: as fast, and it keeps integers beyond 64 bits exact where
+    # orjson turns them into floats (a masked object must not change its other values).
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    # orjson refuses integers beyond 64 bits, which are valid JSON; the stdlib takes them.
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         raise MaskingError("response body is not valid JSON; refusing to pass it unmasked") \
             from None
-
-
-def _dumps(doc: Any) -> bytes:
-    try:
-        return orjson.dumps(doc)
-    except TypeError:
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Masker:
@@ -123,7 +112,7 @@ class Masker:
             n = self._objects.document(doc)
             if not n:
                 return MaskResult(body, 0)
-            return MaskResult(_dumps(doc), n)
+            return MaskResult(dumps(doc), n)
 
     def _mask_event(self, line: bytes) -> tuple[bytes, int]:
         with _collector_paused(len(line)):
@@ -131,7 +120,7 @@ class Masker:
             n = self._objects.document(doc)
             if not n:
                 return line, 0
-            out = _dumps(doc)
+            out = dumps(doc)
         return (out + b"\n" if line.endswith(b"\n") else out), n
 
     # -- streams -------------------------------------------------------------------------------

@@ -22,8 +22,9 @@ import binascii
 import re
 from typing import Any
 
-import orjson
+import msgspec
 
+from .bulk import dumps
 from .detectors import TextScanner
 from .placeholders import Placeholders, is_placeholder
 
@@ -209,14 +210,14 @@ class ObjectMasker:
         if cached is not None:
             return cached
         try:
-            doc = orjson.loads(value)
-        except orjson.JSONDecodeError:
+            doc = msgspec.json.decode(value)
+        except (msgspec.DecodeError, RecursionError):
             doc = None
             result = (value, 0) if is_placeholder(value) else (self._ph.of_text(value), 1)
         if doc is not None:
             n = self.document(doc)
             if n:
-                text = orjson.dumps(doc).decode()
+                text = dumps(doc).decode()
                 if value.endswith("\n"):
                     text += "\n"
                 result = (text, n)
