@@ -27,7 +27,7 @@ console_err = Console(stderr=True, highlight=False)
 
 def report_error(err: KgateError) -> None:
     """Print a ``KgateError`` as one line (plus an optional hint line), never a traceback."""
-    console_err.print(f"[bold red]error:[/bold red] {escape(err.message)}", markup=True, soft_wrap=True)
+    console_err.print(f"[bold red]error:[/bold red] {escape(err.message)}", soft_wrap=True)
     if err.hint:
         console_err.print(f"[dim]hint:[/dim] {escape(err.hint)}", soft_wrap=True)
 

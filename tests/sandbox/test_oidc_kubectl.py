@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 from kgate.kubeconfig import write_kubeconfig
+from kgate.sandbox import runner
 from kgate.sandbox.oidc import OIDCVerifier
 from tests.fixtures.idp import OIDCProvider
 from tests.fixtures.kube import KubectlRunner
-
-runner = pytest.importorskip("kgate.sandbox.runner", reason="the sandbox runner is not built yet")
 
 UNAUTHORIZED = "error: You must be logged in to the server (Unauthorized)"
 

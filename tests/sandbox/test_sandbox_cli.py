@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import stat
@@ -11,7 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from kgate.kubeconfig import write_kubeconfig
+from tests.fixtures.idp import OIDCProvider
 from tests.fixtures.kube import KubectlRunner
 
 
@@ -69,3 +73,41 @@ def test_default_kubeconfig_is_removed_on_exit(tmp_path: Path) -> None:
             proc.communicate()
     assert proc.returncode == 0
     assert not default.exists()
+
+
+def test_oidc_flags_let_id_tokens_in(tmp_path: Path, kubectl: KubectlRunner,
+                                     oidc_provider: OIDCProvider) -> None:
+    out = tmp_path / "kc" / "sandbox.yaml"
+    proc = start(tmp_path, "--kubeconfig-out", str(out), "--oidc-issuer-url",
+                 oidc_provider.issuer, "--oidc-client-id", oidc_provider.client_id,
+                 "--oidc-ca-file", str(oidc_provider.ca_file), "--oidc-username-claim", "email")
+    try:
+        wait_for(out, proc)
+        oidc_config = write_kubeconfig(tmp_path / "alice" / "config", server=_server(out),
+                                       ca_pem=_ca(out), token=oidc_provider.login("alice").id_token)
+        whoami = kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}",
+                         kubeconfig=oidc_config)
+        assert whoami.stdout == "alice@example.com"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+
+
+def test_oidc_issuer_without_client_id_is_a_usage_error(tmp_path: Path) -> None:
+    proc = start(tmp_path, "--oidc-issuer-url", "https://127.0.0.1:1")
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert "--oidc-client-id" in stderr and "Traceback" not in stderr
+
+
+def _server(kubeconfig: Path) -> str:
+    return str(yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
+
+
+def _ca(kubeconfig: Path) -> bytes:
+    data = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]
+    return base64.b64decode(data["certificate-authority-data"])
