@@ -159,7 +159,7 @@ def test_managed_fields_hold_names_only(masker: Masker) -> None:
 # -- ConfigMaps, annotations, events ---------------------------------------------------------
 
 def test_configmap_data_and_binary_data(masker: Masker) -> None:
-    cm = {"kind": "ConfigMap", "metadata": {"name": "c"},
+    cm: dict[str, Any] = {"kind": "ConfigMap", "metadata": {"name": "c"},
           "data": {"db.url": "postgres://u:pw9@db/x", "plain": "hello world",
                    "key.pem": "-----BEGIN PRIVATE KEY-----\nMIIEabc\n-----END PRIVATE KEY-----\n"},
           "binaryData": {"env": b64("API_TOKEN=bin-secret\n"), "blob": b64(bytes([0, 255, 7]))}}
@@ -196,7 +196,7 @@ def deployment(env: list[dict[str, Any]]) -> dict[str, Any]:
             "spec": {"template": {"spec": {"containers": [container(env)]}}}}
 
 
-ENV = [
+ENV: list[dict[str, Any]] = [
     {"name": "DB_PASSWORD", "value": "envpw"},
     {"name": "API_KEY", "value": "envkey"},
     {"name": "LOG_LEVEL", "value": "debug"},
