@@ -147,28 +147,23 @@ class Pipeline:
 
     async def _stream(self, down: Downstream, exchange: Exchange, response: UpstreamResponse,
                       out_headers: hdr.Headers, masker: StreamMasker | None) -> None:
-        started = False
+        """Send the head at once (a quiet watch must still start), then chunks as they come."""
+        await down.start(response.status, out_headers)
         try:
             async for chunk in response.chunks():
                 if masker is not None:
                     chunk = masker.feed(chunk)
-                if not started:
-                    await down.start(response.status, out_headers)
-                    started = True
                 if chunk:
                     exchange.bytes_out += len(chunk)
                     await down.write(chunk)
             tail = masker.flush() if masker is not None else b""
         except (MaskingFailed, UpstreamError) as err:
-            if not started:
-                raise Refusal(502, f"the reply from {self.upstream.name} could not be "
-                                   f"passed on: {err}") from None
-            # The head is out: the only honest thing left is to cut the connection.
+            # The head is out: the only honest thing left is to cut the connection, so the
+            # client sees a broken stream rather than unmasked or silently truncated data.
             exchange.message = f"stream cut: {err}"
+            exchange.decision = "error"
             down.abort()
             return
-        if not started:
-            await down.start(response.status, out_headers)
         if tail:
             exchange.bytes_out += len(tail)
             await down.write(tail)
