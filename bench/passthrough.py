@@ -24,15 +24,17 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy
         "authorization", "host", "content-length"}
 
 
-def _upstream(kubeconfig: Path) -> tuple[str, str, ssl.SSLContext]:
+def read_endpoint(kubeconfig: Path) -> tuple[str, str, ssl.SSLContext]:
+    """Server URL, bearer token and a trusting SSL context from a kgate-written kubeconfig."""
     doc = yaml.safe_load(kubeconfig.read_text())
     cluster = doc["clusters"][0]["cluster"]
     ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
-    return cluster["server"], doc["users"][0]["user"]["token"], ssl.create_default_context(cadata=ca)
+    token = doc["users"][0]["user"]["token"]
+    return cluster["server"], token, ssl.create_default_context(cadata=ca)
 
 
 async def main(kubeconfig: Path, state: Path) -> None:
-    server, token, client_ctx = _upstream(kubeconfig)
+    server, token, client_ctx = read_endpoint(kubeconfig)
     session = ClientSession(connector=TCPConnector(ssl=client_ctx, limit=0), auto_decompress=False)
 
     async def handle(request: web.Request) -> web.StreamResponse:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import signal
@@ -30,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import yaml
 
+from bench.passthrough import read_endpoint
 from kgate.kubectl import find_kubectl
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,13 +50,6 @@ class Target:
     samples: dict[str, list[float]] = field(default_factory=dict)
     rps: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
-
-
-def _read_kubeconfig(path: Path) -> tuple[str, str, ssl.SSLContext]:
-    doc = yaml.safe_load(path.read_text())
-    cluster = doc["clusters"][0]["cluster"]
-    ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
-    return cluster["server"], doc["users"][0]["user"]["token"], ssl.create_default_context(cadata=ca)
 
 
 def _wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
@@ -210,7 +202,7 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(sb)
         _wait_file(sb_kc, sb, "kgate sandbox")
-        server, token, ctx = _read_kubeconfig(sb_kc)
+        server, token, ctx = read_endpoint(sb_kc)
         large_bytes = asyncio.run(_seed(server, token, ctx))
         targets = [Target("direct (sandbox)", server, token, ctx, sb.pid)]
 
@@ -226,7 +218,7 @@ def main() -> None:
                               stderr=subprocess.DEVNULL)
         procs.append(kg)
         _wait_file(agent_kc, kg, "kgate proxy")
-        k_server, k_token, k_ctx = _read_kubeconfig(agent_kc)
+        k_server, k_token, k_ctx = read_endpoint(agent_kc)
         targets.append(Target("kgate", k_server, k_token, k_ctx, kg.pid))
 
         kp = subprocess.Popen([find_kubectl(ROOT), "proxy", "--port=0", f"--kubeconfig={sb_kc}"],

@@ -30,7 +30,7 @@ def private_dir(path: Path) -> Path:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` created 0600 from the start (never world-readable, even briefly)."""
+    """Write ``data`` to ``path``, created 0600 from the start (never readable by others)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, data)

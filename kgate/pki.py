@@ -52,7 +52,7 @@ class ServerIdentity:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:
@@ -72,7 +72,8 @@ def load_or_create_ca(directory: Path, common_name: str = "kgate loopback CA"
     if cert_path.exists() and key_path.exists():
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        if isinstance(key, ec.EllipticCurvePrivateKey) and cert.not_valid_after_utc > _now() + dt.timedelta(days=1):
+        fresh = cert.not_valid_after_utc > _now() + dt.timedelta(days=1)
+        if isinstance(key, ec.EllipticCurvePrivateKey) and fresh:
             return cert, key
     key = _new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
