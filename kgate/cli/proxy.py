@@ -84,9 +84,10 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
         console_err.print(
             f"[bold]kgate proxy[/bold] {proxy.url} → {escape(settings.server)} "
             f"(context {escape(settings.context)}), session {proxy.session.id}"
-            + (f", grant {escape(grant)} (recorded, not enforced yet)" if grant else ""))
-        console_err.print(f"agent kubeconfig: [cyan]{escape(str(out))}[/cyan]  "
-                          f"(export KUBECONFIG={escape(str(out))})")
+            + (f", grant {escape(grant)} (recorded, not enforced yet)" if grant else ""),
+            soft_wrap=True)
+        console_err.print(f"agent kubeconfig: [cyan]{escape(str(out))}[/cyan]", soft_wrap=True)
+        console_err.print(f"  export KUBECONFIG={escape(str(out))}", soft_wrap=True)
         console_err.print("[dim]Ctrl-C or SIGTERM stops the proxy and removes the "
                           "kubeconfig.[/dim]")
         await stopped.wait()
