@@ -72,3 +72,24 @@ def test_table_output_and_describe(proxied: Proxied, kubectl: KubectlRunner) -> 
     assert table.splitlines()[0].split()[:2] == ["NAME", "DATA"]
     # describe asks for protobuf first; the proxy rewrites Accept to JSON.
     assert "shown" in kubectl("describe", "configmap", "shown", kubeconfig=kc).stdout
+
+
+def test_serves_on_a_socket_bound_by_the_caller(proxied: Proxied, kubectl: KubectlRunner,
+                                                tmp_path: Path) -> None:
+    """``kgate exec`` binds the socket itself and hands it over; the proxy serves on it."""
+    import socket
+
+    from tests.fixtures.proxy import start_proxy_thread
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    thread, proxy, _ = start_proxy_thread(proxied.upstream_kubeconfig, tmp_path / "home3",
+                                          sock=sock)
+    try:
+        assert proxy.url == f"https://127.0.0.1:{port}"
+        kc = proxy.write_kubeconfig(tmp_path / "agent3" / "kubeconfig")
+        assert "default" in kubectl("get", "namespaces", kubeconfig=kc).stdout
+    finally:
+        thread.stop()
