@@ -120,6 +120,12 @@ class Pipeline:
         out_headers = hdr.response_headers(response.headers)
         ctype = hdr.media_type(hdr.get(response.headers, "content-type"))
         exchange.status = response.status
+        if response.status == 401:
+            # Upstream rejected the broker's credential, not the agent's session token: say so
+            # instead of letting kubectl tell the agent to log in.
+            raise Refusal(502, f"the API server {self.upstream.name} rejected kgate's upstream "
+                               "credential (401 Unauthorized); the user must refresh the "
+                               "credentials of that kubeconfig context")
         if not attrs.is_resource:
             await self._stream(down, exchange, response, out_headers, None)
             return
@@ -131,11 +137,15 @@ class Pipeline:
             await self._stream(down, exchange, response, out_headers,
                                self.masker.text_stream(attrs))
             return
+        if ctype and ctype not in _JSON_TYPES:
+            # Never read (a protobuf watch would never end) and never pass on: refuse now.
+            raise Refusal(502, f"the API server {self.upstream.name} answered {ctype} for "
+                               f"{attrs.group_resource}, which kgate cannot mask; refusing to "
+                               "pass it on")
         body = await _read(response, self.upstream.name)
-        if body and ctype not in _JSON_TYPES:
-            raise Refusal(502, f"the API server {self.upstream.name} answered "
-                               f"{ctype or 'an untyped body'} for {attrs.group_resource}, which "
-                               "kgate cannot mask; refusing to pass it on")
+        if body and not ctype:
+            raise Refusal(502, f"the API server {self.upstream.name} sent an untyped body for "
+                               f"{attrs.group_resource}; refusing to pass it on")
         if body:
             try:
                 body = self.masker.mask_body(attrs, body)

@@ -132,3 +132,18 @@ def test_non_resource_requests_pass(proxied: Proxied) -> None:
                       {"Authorization": f"Bearer {proxied.proxy.session.token}"})
     assert code == 200 and "gitVersion" in body
     assert not parse_request("GET", "/version").is_resource
+
+
+def test_rejected_broker_credential_is_named(proxied: Proxied, kubectl: KubectlRunner,
+                                             tmp_path: Path) -> None:
+    stale = write_kubeconfig(tmp_path / "stale" / "config", server=proxied.sandbox_url,
+                             ca_pem=_sandbox_ca(proxied), token="expired-broker-token")
+    thread, proxy, _ = start_proxy_thread(stale, tmp_path / "home4")
+    try:
+        kc = proxy.write_kubeconfig(tmp_path / "agent4" / "config")
+        raw = kubectl("get", "--raw", "/api/v1/namespaces/default/pods", kubeconfig=kc,
+                      check=False)
+        assert "(BadGateway): kgate: the API server" in raw.stderr
+        assert "rejected kgate's upstream credential" in raw.stderr
+    finally:
+        thread.stop()
