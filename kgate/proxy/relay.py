@@ -62,44 +62,56 @@ class Message:
     payload: bytes
 
 
-async def read_message(stream: UpgradedStream, pending: bytearray) -> Message:
-    """Read one whole message (or control frame) from the server side of a WebSocket."""
+class MessageReader:
+    """Reads whole messages from the server side of a WebSocket.
 
-    async def take(n: int) -> bytes:
-        while len(pending) < n:
-            chunk = await stream.read(_CHUNK)
+    Control frames (ping, pong, close) may arrive between the fragments of a data message; they
+    are returned at once while the partial message is kept for the next call.
+    """
+
+    def __init__(self, stream: UpgradedStream) -> None:
+        self._stream = stream
+        self._pending = bytearray()
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._opcode = OP_BINARY
+
+    async def _take(self, n: int) -> bytes:
+        while len(self._pending) < n:
+            chunk = await self._stream.read(_CHUNK)
             if not chunk:
                 raise EOFError
-            pending.extend(chunk)
-        data = bytes(pending[:n])
-        del pending[:n]
+            self._pending.extend(chunk)
+        data = bytes(self._pending[:n])
+        del self._pending[:n]
         return data
 
-    parts: list[bytes] = []
-    size = 0
-    opcode = None
-    while True:
-        b0, b1 = await take(2)
-        fin, op = b0 & 0x80, b0 & 0x0F
-        n = b1 & 0x7F
-        if n == 126:
-            (n,) = struct.unpack("!H", await take(2))
-        elif n == 127:
-            (n,) = struct.unpack("!Q", await take(8))
-        key = await take(4) if b1 & 0x80 else None
-        size += n
-        if size > MAX_MESSAGE:
-            raise ValueError("WebSocket message too large")
-        payload = await take(n)
-        if key:
-            payload = _xor(key, payload)
-        if op >= 8:  # control frames may interleave with a fragmented message
-            return Message(op, payload)
-        if op != OP_CONT:
-            opcode = op
-        parts.append(payload)
-        if fin:
-            return Message(opcode if opcode is not None else OP_BINARY, b"".join(parts))
+    async def next(self) -> Message:
+        while True:
+            b0, b1 = await self._take(2)
+            fin, op = b0 & 0x80, b0 & 0x0F
+            n = b1 & 0x7F
+            if n == 126:
+                (n,) = struct.unpack("!H", await self._take(2))
+            elif n == 127:
+                (n,) = struct.unpack("!Q", await self._take(8))
+            key = await self._take(4) if b1 & 0x80 else None
+            if op < 8:
+                self._size += n
+                if self._size > MAX_MESSAGE:
+                    raise ValueError("WebSocket message too large")
+            payload = await self._take(n)
+            if key:
+                payload = _xor(key, payload)
+            if op >= 8:
+                return Message(op, payload)
+            if op != OP_CONT:
+                self._opcode = op
+            self._parts.append(payload)
+            if fin:
+                message = Message(self._opcode, b"".join(self._parts))
+                self._parts, self._size = [], 0
+                return message
 
 
 # ---------------------------------------------------------------- channel framing
@@ -157,11 +169,11 @@ async def relay_websocket(request: web.BaseRequest, upstream: UpgradedStream,
 
     async def upstream_to_agent() -> None:
         nonlocal sent
-        pending = bytearray()
+        reader = MessageReader(upstream)
         close_code = 1000
         try:
             while True:
-                msg = await read_message(upstream, pending)
+                msg = await reader.next()
                 if msg.opcode == OP_PING:
                     await upstream.write(encode_frame(OP_PONG, msg.payload))
                     continue

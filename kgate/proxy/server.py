@@ -100,8 +100,8 @@ class ProxyServer:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         down = AiohttpDownstream(request)
         await self.pipeline.handle(down)
-        if down.response is None:  # the exchange ended without a reply (client went away)
-            raise ConnectionResetError("no reply")
+        if down.response is None:  # the client went away; nothing is listening for a reply
+            return web.Response(status=499)
         return down.response
 
     async def start(self, host: str = "127.0.0.1", port: int = 0,
