@@ -100,6 +100,22 @@ def test_exec_stdin_and_exit_codes(proxied: Proxied, kubectl: KubectlRunner,
     assert upgraded[0].kubectl_command == "kubectl exec"
 
 
+@pytest.mark.timeout(60)
+def test_attach_follows_output(proxied: Proxied, kubectl: KubectlRunner, kubectl_bin: str,
+                               tmp_path: Path) -> None:
+    kc = proxied.kubeconfig
+    _pod(kubectl, kc, tmp_path, "attached")
+    proc = popen_kubectl(kubectl_bin, ["attach", "attached"], kc, tmp_path)
+    try:
+        assert proc.stdout is not None
+        assert "heartbeat n=1" in proc.stdout.readline()
+        assert "heartbeat n=2" in proc.stdout.readline()
+        kubectl("delete", "pod", "attached", "--wait=false", kubeconfig=kc)
+        proc.wait(timeout=20)
+    finally:
+        _stop(proc)
+
+
 def test_port_forward_refusal_reaches_kubectl(proxied: Proxied, kubectl: KubectlRunner,
                                               tmp_path: Path) -> None:
     kc = proxied.kubeconfig
