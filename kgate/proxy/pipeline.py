@@ -27,12 +27,8 @@ from kgate.proxy.errors import (
 )
 from kgate.proxy.session import Exchange, Session
 from kgate.proxy.stages.audit import AuditSink, NoAudit
-from kgate.proxy.stages.masking import (
-    PassThrough,
-    RequestBodyCheck,
-    ResponseMasker,
-    StreamMasker,
-)
+from kgate.proxy.stages.body import inspect_body
+from kgate.proxy.stages.masking import RequestBodyCheck, ResponseMasker, StreamMasker
 from kgate.proxy.stages.policy import BuiltinGuardrails, Policy
 from kgate.proxy.stages.scope import GrantScope, Ungranted
 
@@ -48,10 +44,10 @@ class Pipeline:
 
     session: Session
     upstream: Upstream
+    masker: ResponseMasker
+    body_check: RequestBodyCheck
     scope: GrantScope = field(default_factory=Ungranted)
     policy: Policy = field(default_factory=BuiltinGuardrails)
-    body_check: RequestBodyCheck = field(default_factory=PassThrough)
-    masker: ResponseMasker = field(default_factory=PassThrough)
     audit: AuditSink = field(default_factory=NoAudit)
 
     async def handle(self, down: Downstream) -> None:
@@ -93,11 +89,7 @@ class Pipeline:
             return
         body = await down.read_body(MAX_REQUEST_BODY) if _may_have_body(down) else None
         if body:
-            exchange.bytes_in = len(body)
-            try:
-                self.body_check.check(attrs, hdr.get(down.headers, "content-type") or "", body)
-            except BodyRefused as err:
-                raise Refusal(422, str(err), rule="no-placeholder-writes") from None
+            self._check_body(down, exchange, attrs, body)
         request = UpstreamRequest(
             method=down.method, path_qs=path_qs, body=body,
             headers=hdr.request_headers(down.headers, rewrite_accept=attrs.is_resource))
@@ -107,6 +99,19 @@ class Pipeline:
             await self._deliver(down, exchange, attrs, response)
         finally:
             response.close()
+
+    def _check_body(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
+                    body: bytes) -> None:
+        """What the body is (kind/name, even for protobuf), refused if it writes masks back."""
+        content_type = hdr.get(down.headers, "content-type") or ""
+        exchange.bytes_in = len(body)
+        exchange.body = inspect_body(content_type,
+                                     hdr.get(down.headers, "content-encoding"), body)
+        try:
+            self.body_check.check(attrs, content_type, body)
+        except BodyRefused as err:
+            raise Refusal(422, str(err), rule="no-placeholder-writes") from None
+        exchange.body_log = self.body_check.log_copy(attrs, content_type, body)
 
     async def _forward(self, request: UpstreamRequest) -> UpstreamResponse:
         try:
@@ -148,10 +153,11 @@ class Pipeline:
                                f"{attrs.group_resource}; refusing to pass it on")
         if body:
             try:
-                body = self.masker.mask_body(attrs, body)
+                body, masked = self.masker.mask_body(attrs, body)
             except MaskingFailed as err:
                 raise Refusal(502, f"could not mask the reply for {attrs.group_resource} "
                                    f"({err}); refusing to pass it on") from None
+            exchange.masked += masked
         exchange.bytes_out = len(body)
         await down.respond(response.status, out_headers, body)
 
@@ -174,6 +180,9 @@ class Pipeline:
             exchange.decision = "error"
             down.abort()
             return
+        finally:
+            if masker is not None:
+                exchange.masked += masker.masked
         if tail:
             exchange.bytes_out += len(tail)
             await down.write(tail)
@@ -198,7 +207,11 @@ class Pipeline:
             await down.respond(stream.status, hdr.response_headers(stream.headers), stream.body)
             return
         exchange.upgraded = True
-        exchange.bytes_out = await down.relay(stream, frames)
+        try:
+            exchange.bytes_out = await down.relay(stream, frames)
+        finally:
+            if frames is not None:
+                exchange.masked += frames.masked
 
 
 def _may_have_body(down: Downstream) -> bool:

@@ -27,7 +27,7 @@ from kgate.proxy.stages.masking import FrameMasker
 
 MAX_MESSAGE = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
-OUTPUT_CHANNELS = (1, 2, 3)
+IDLE_FLUSH = 0.05  # seconds of upstream silence before held exec output is flushed
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
 
 
@@ -167,13 +167,32 @@ async def relay_websocket(request: web.BaseRequest, upstream: UpgradedStream,
         with contextlib.suppress(OSError):
             await upstream.write(encode_frame(OP_CLOSE, struct.pack("!H", 1000)))
 
-    async def upstream_to_agent() -> None:
+    async def emit(opcode: int, payload: bytes) -> None:
         nonlocal sent
+        sent += len(payload)
+        await _send_down(ws, opcode, payload)
+
+    async def emit_frames(pairs: list[tuple[int, bytes]]) -> None:
+        for channel, payload in pairs:
+            await emit(*codec.join(channel, payload))
+
+    async def upstream_to_agent() -> None:
         reader = MessageReader(upstream)
         close_code = 1000
+        # One read at a time, never cancelled mid-frame: when upstream is quiet for
+        # IDLE_FLUSH the masker's held partial lines (a shell prompt) go out while the read
+        # keeps waiting.
+        pending: asyncio.Future[Message] | None = None
         try:
             while True:
-                msg = await reader.next()
+                if pending is None:
+                    pending = asyncio.ensure_future(reader.next())
+                if frames is not None and not pending.done():
+                    done, _ = await asyncio.wait({pending}, timeout=IDLE_FLUSH)
+                    if not done:
+                        await emit_frames(frames.flush())
+                msg = await pending
+                pending = None
                 if msg.opcode == OP_PING:
                     await upstream.write(encode_frame(OP_PONG, msg.payload))
                     continue
@@ -183,27 +202,19 @@ async def relay_websocket(request: web.BaseRequest, upstream: UpgradedStream,
                     if len(msg.payload) >= 2:
                         (close_code,) = struct.unpack("!H", msg.payload[:2])
                     break
-                out = msg.payload
-                if frames is not None:
-                    parts = codec.split(msg)
-                    if parts is None:
-                        continue
-                    channel, payload = parts
-                    if channel in OUTPUT_CHANNELS:
-                        payload = frames.feed(channel, payload)
-                    msg.opcode, out = codec.join(channel, payload)
-                sent += len(out)
-                await _send_down(ws, msg.opcode, out)
+                if frames is None:
+                    await emit(msg.opcode, msg.payload)
+                    continue
+                parts = codec.split(msg)
+                if parts is not None:
+                    await emit_frames(frames.feed(*parts))
         except (EOFError, ConnectionError, asyncio.IncompleteReadError):
             close_code = 1001
         finally:
+            if pending is not None:
+                pending.cancel()
             if frames is not None and not ws.closed:
-                for channel in OUTPUT_CHANNELS:
-                    tail = frames.flush(channel)
-                    if tail:
-                        opcode, out = codec.join(channel, tail)
-                        sent += len(out)
-                        await _send_down(ws, opcode, out)
+                await emit_frames(frames.flush())
             await ws.close(code=close_code if close_code in range(1000, 5000) else 1000)
 
     await _first_done(agent_to_upstream(), upstream_to_agent())

@@ -20,11 +20,12 @@ from typing import Any, TypeVar
 from kgate.config import kgate_home
 from kgate.kubeconfig import write_kubeconfig
 from kgate.pki import issue_server_identity
+from kgate.proxy.masking import MaskingSettings
 from kgate.proxy.pipeline import Pipeline
 from kgate.proxy.server import ProxyServer
 from kgate.proxy.session import Session
 from kgate.proxy.stages.audit import AuditSink, MemoryAudit
-from kgate.proxy.stages.masking import PassThrough, RequestBodyCheck, ResponseMasker
+from kgate.proxy.stages.masking import EngineMasker, RequestBodyCheck, ResponseMasker
 from kgate.proxy.stages.scope import GrantScope, Ungranted
 from kgate.proxy.upstream import UpstreamClient
 from kgate.upstream_config import UpstreamSettings
@@ -42,8 +43,10 @@ class ProxyOptions:
     sock: socket.socket | None = None
     grant_id: str | None = None
     scope: GrantScope | None = None
-    masker: ResponseMasker = field(default_factory=PassThrough)
-    body_check: RequestBodyCheck = field(default_factory=PassThrough)
+    masking: MaskingSettings = field(default_factory=MaskingSettings)
+    # Replacements for the masking engine (tests of the seam only); None = the engine.
+    masker: ResponseMasker | None = None
+    body_check: RequestBodyCheck | None = None
     audit: AuditSink | None = None
 
 
@@ -86,10 +89,11 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)  # the key now lives only in memory
     upstream = UpstreamClient(options.upstream)
+    engine = EngineMasker(options.masking)  # one key per session: equal values, equal masks
     pipeline = Pipeline(
         session=session, upstream=upstream,
+        masker=options.masker or engine, body_check=options.body_check or engine,
         scope=options.scope or Ungranted(options.grant_id),
-        masker=options.masker, body_check=options.body_check,
         audit=options.audit if options.audit is not None else MemoryAudit())
     server = ProxyServer(pipeline, ssl_context)
     url = await server.start(port=options.port, sock=options.sock)

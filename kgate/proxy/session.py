@@ -11,8 +11,10 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from kgate.proxy.attributes import RequestAttributes
+from kgate.proxy.stages.body import BodyFacts
 
 
 def new_session_id() -> str:
@@ -58,6 +60,9 @@ class Exchange:
     upstream_status: int | None = None
     bytes_in: int = 0
     bytes_out: int = 0
+    masked: int = 0
+    body: BodyFacts | None = None
+    body_log: Any = None
     upgraded: bool = False
     ended: float | None = None
 

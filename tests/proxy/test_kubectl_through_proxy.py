@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -33,12 +34,18 @@ def test_protobuf_create_secret(proxied: Proxied, kubectl: KubectlRunner) -> Non
     kc = proxied.kubeconfig
     kubectl("create", "secret", "generic", "db", "--from-literal=password=hunter2",
             kubeconfig=kc)
+    stored = proxied.sandbox.run(lambda: proxied.sandbox.store.get("", "secrets", "default", "db"))
+    assert base64.b64decode(stored["data"]["password"]) == b"hunter2"  # passed through intact
     obj = json.loads(kubectl("get", "secret", "db", "-o", "json", kubeconfig=kc).stdout)
-    assert obj["data"]["password"] == "aHVudGVyMg=="
+    assert base64.b64decode(obj["data"]["password"]).startswith(b"kgate:masked:")
     record = next(e for e in proxied.exchanges if e.method == "POST")
     assert record.attributes is not None and record.attributes.resource == "secrets"
     assert record.kubectl_command == "kubectl create secret generic"
     assert record.kubectl_session
+    # The protobuf body was read without a schema: kind and name are known, bytes are not logged.
+    assert record.body is not None
+    assert (record.body.kind, record.body.name) == ("Secret", "db")
+    assert record.body_log["protobuf"] is True and "hunter2" not in repr(record.body_log)
 
 
 def test_apply_client_and_server_side_patch_replace(proxied: Proxied, kubectl: KubectlRunner,

@@ -2,7 +2,8 @@
 
 Each stage is a Protocol plus the implementation kgate uses today:
 ``scope`` (grant scope; no grants yet, so every request is in scope), ``policy`` (built-in
-guardrails; only ``no-impersonation`` so far), ``masking`` (the response/request-body seam the
-masking engine plugs into; pass-through for now), ``audit`` (where exchange records go; none or
+guardrails; only ``no-impersonation`` so far), ``body`` (what a request body is: kind/name even for
+protobuf; uninspectable bodies refused), ``masking`` (the response/request-body seam and the
+masking engine's adapter), ``audit`` (where exchange records go; none or
 in memory for now). Stages never import each other or do socket I/O; the pipeline composes them.
 """

@@ -1,41 +1,68 @@
-"""The masking seam: what must be masked, and the interface a masker implements.
+"""The mask stage: what must be masked, the interface a masker implements, and the engine's adapter.
 
 Masked: responses to resource requests with JSON bodies (objects, Lists, Tables, Status, watch
 events), pod logs, and exec/attach output. Not masked: discovery, OpenAPI, ``/version`` and health
 endpoints. A masker that cannot parse what it must mask raises ``MaskingFailed``; the pipeline
-then answers 502 and nothing unmasked reaches the agent. ``PassThrough`` is today's
-implementation; the masking engine (``kgate.proxy.masking``) replaces it without pipeline changes.
+then answers 502 and nothing unmasked reaches the agent. Request bodies go the other way: a body
+that writes a placeholder back is refused (``BodyRefused`` → 422), and the copy of a body that the
+session log keeps is masked like a response.
 
 Stream maskers receive arbitrary chunk boundaries (a watch event or a log line may be split across
-chunks) and must buffer what they cannot decide yet; ``flush`` returns what remains at the end.
+chunks) and hold back what they cannot decide yet; ``flush`` returns what remains at the end.
+``EngineMasker`` adapts the pure engine in ``kgate.proxy.masking`` to these interfaces; it is the
+default for every proxy run, with a fresh random placeholder key per session.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import secrets
+from typing import Any, Protocol
 
 from kgate.proxy.attributes import RequestAttributes
+from kgate.proxy.errors import BodyRefused, MaskingFailed
+from kgate.proxy.masking import (
+    ChunkMasker,
+    Masker,
+    MaskingError,
+    MaskingSettings,
+)
+from kgate.proxy.masking import FrameMasker as EngineFrames
+
+#: One exec/attach frame as the relay sees it: (channel, payload).
+Frame = tuple[int, bytes]
 
 
 class StreamMasker(Protocol):
     """Masks one streamed body (watch events or log text) chunk by chunk."""
 
+    @property
+    def masked(self) -> int: ...
+
     def feed(self, chunk: bytes) -> bytes: ...
 
-    def flush(self) -> bytes: ...
+    def flush(self) -> bytes:
+        """End of stream: the rest, masked (``MaskingFailed`` if it is truncated)."""
+        ...
 
 
 class FrameMasker(Protocol):
-    """Masks exec/attach output per channel (1 stdout, 2 stderr, 3 error)."""
+    """Masks exec/attach output frames (1 stdout, 2 stderr); other channels pass unchanged.
 
-    def feed(self, channel: int, payload: bytes) -> bytes: ...
+    Output may be held back until a line is complete; the relay calls ``flush`` when upstream
+    goes quiet (so a prompt without a newline still appears) and when the stream ends.
+    """
 
-    def flush(self, channel: int) -> bytes: ...
+    @property
+    def masked(self) -> int: ...
+
+    def feed(self, channel: int, payload: bytes) -> list[Frame]: ...
+
+    def flush(self) -> list[Frame]: ...
 
 
 class ResponseMasker(Protocol):
-    def mask_body(self, attrs: RequestAttributes, body: bytes) -> bytes:
-        """Mask a whole JSON body (object, List, Table, Status); raise ``MaskingFailed``."""
+    def mask_body(self, attrs: RequestAttributes, body: bytes) -> tuple[bytes, int]:
+        """Mask a whole JSON body; return it and how many values were masked."""
         ...
 
     def watch_stream(self, attrs: RequestAttributes) -> StreamMasker:
@@ -60,39 +87,97 @@ class RequestBodyCheck(Protocol):
         """Raise ``BodyRefused`` for a body that must not be sent (answered 422)."""
         ...
 
+    def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes) -> Any:
+        """What the session log may keep of ``body``: masked, or a summary (protobuf)."""
+        ...
 
-class _Identity:
+
+class _Chunks:
+    """An engine chunk masker with the engine's errors turned into ``MaskingFailed``."""
+
+    def __init__(self, inner: ChunkMasker) -> None:
+        self._inner = inner
+
+    @property
+    def masked(self) -> int:
+        return self._inner.masked
+
     def feed(self, chunk: bytes) -> bytes:
-        return chunk
+        try:
+            return self._inner.feed(chunk)
+        except MaskingError as err:
+            raise MaskingFailed(str(err)) from None
 
     def flush(self) -> bytes:
-        return b""
+        try:
+            return self._inner.close()
+        except MaskingError as err:
+            raise MaskingFailed(str(err)) from None
 
 
-class IdentityFrames:
-    """Frames pass unchanged (used when the masker has nothing to mask in exec output)."""
+class _Frames:
+    """The engine's frame masker, speaking (channel, payload) pairs.
 
-    def feed(self, channel: int, payload: bytes) -> bytes:
-        return payload
+    Before a frame of any other channel (notably 3, the exit status) goes out, held output is
+    flushed: kubectl stops reading once it has the status, so stdout must be out first.
+    """
 
-    def flush(self, channel: int) -> bytes:
-        return b""
+    def __init__(self, inner: EngineFrames) -> None:
+        self._inner = inner
+
+    @property
+    def masked(self) -> int:
+        return self._inner.masked
+
+    def feed(self, channel: int, payload: bytes) -> list[Frame]:
+        frame = bytes([channel]) + payload
+        if channel in (EngineFrames.STDOUT, EngineFrames.STDERR):
+            return _pairs(self._inner.feed(frame))
+        return _pairs(self._inner.flush() + self._inner.feed(frame))
+
+    def flush(self) -> list[Frame]:
+        return _pairs(self._inner.flush())
 
 
-class PassThrough:
-    """Masks nothing and refuses nothing: the placeholder until the masking engine lands."""
+def _pairs(frames: list[bytes]) -> list[Frame]:
+    return [(f[0], f[1:]) for f in frames if f]
 
-    def mask_body(self, attrs: RequestAttributes, body: bytes) -> bytes:
-        return body
+
+class EngineMasker:
+    """The masking engine behind the pipeline's mask and body-check seams, for one session."""
+
+    def __init__(self, settings: MaskingSettings | None = None, key: bytes | None = None) -> None:
+        # The key is random per session and never leaves this process: placeholders cannot be
+        # linked across sessions or reversed by the agent.
+        self.engine = Masker(settings or MaskingSettings(), key or secrets.token_bytes(32))
+
+    def mask_body(self, attrs: RequestAttributes, body: bytes) -> tuple[bytes, int]:
+        try:
+            result = self.engine.mask_json(body)
+        except MaskingError as err:
+            raise MaskingFailed(str(err)) from None
+        return result.body, result.masked
 
     def watch_stream(self, attrs: RequestAttributes) -> StreamMasker:
-        return _Identity()
+        return _Chunks(self.engine.watch_stream())
 
     def text_stream(self, attrs: RequestAttributes) -> StreamMasker:
-        return _Identity()
+        return _Chunks(self.engine.text_stream())
 
     def exec_frames(self, attrs: RequestAttributes) -> FrameMasker | None:
-        return None
+        if attrs.subresource == "portforward":
+            return None  # forwarded TCP bytes are the app's own protocol, not text to scan
+        return _Frames(self.engine.exec_stream())
 
     def check(self, attrs: RequestAttributes, content_type: str, body: bytes) -> None:
-        return None
+        found = self.engine.check_request_body(body, content_type)
+        if found:
+            raise BodyRefused(
+                f"the request body contains {found} masked placeholder(s) (kgate:masked:…); "
+                "writing them back would overwrite the real values. Send only the fields you "
+                "mean to change, without masked values")
+
+    def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes) -> Any:
+        kind = "Secret" if attrs.resource == "secrets" and attrs.api_group == "" else None
+        copy, _ = self.engine.mask_request_body_for_log(body, content_type, kind=kind)
+        return copy
