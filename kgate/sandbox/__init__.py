@@ -5,10 +5,18 @@ with bearer tokens, and is faithful on the wire where kubectl looks: discovery, 
 Status errors, patches. Its building blocks, in request order::
 
     runner       start/stop (in the caller's loop or a thread), TLS from kgate.pki, kubeconfig
-      app        aiohttp app: auth middleware → path parsing → REST verbs, content negotiation
+      app        aiohttp app: auth middleware → one dispatcher (reads top-down)
         auth       bearer tokens → UserInfo (static tokens, pluggable OIDC verifier)
-        discovery  /version, /api, /apis, per-group lists, aggregated discovery v2
-        openapi    the minimum /openapi/v3 kubectl's write commands need
+        nonresource  health, /version, discovery and OpenAPI paths
+          discovery  /version, /api, /apis, per-group lists, aggregated discovery v2
+          openapi    the minimum /openapi/v3 kubectl's write commands need
+        paths      URL → Target (resource, namespace, name, subresource); pure
+        wire       content negotiation: body decoding, Table/metadata forms, dryRun, Status
+        reads      get, list (paging, Table, PartialObjectMetadata), unstored resources
+        writes     create, update, patch, delete, deletecollection
+        watch      chunked watch streams: resume, selectors, bookmarks, timeouts
+        reviews    auth whoami / can-i reviews and ServiceAccount TokenRequests
+        subresources  scale; hand-off of pod streams
         selectors  label and field selectors
         patch      merge, strategic merge, JSON patch, server-side apply
         tables     server-side printing (meta.k8s.io Table) like kube-apiserver's printers

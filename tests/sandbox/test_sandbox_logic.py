@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kgate.sandbox.app import parse_target
+from kgate.sandbox.paths import parse_target
 from kgate.sandbox.patch import PatchError, json_patch, merge_patch, strategic_merge
 from kgate.sandbox.registry import default_registry
 from kgate.sandbox.selectors import (
