@@ -15,7 +15,9 @@ from kgate.sandbox.wire import JSON, json_response, not_found_path
 
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 # Answered without credentials, as kube-apiserver's system:public-info-viewer allows.
-PUBLIC_PATHS = frozenset({*HEALTH_PATHS, "/version"})
+# kube-apiserver serves ``/version/`` too, and the official Python client's VersionApi uses it.
+VERSION_PATHS = ("/version", "/version/")
+PUBLIC_PATHS = frozenset({*HEALTH_PATHS, *VERSION_PATHS})
 
 
 def serve_fixed_path(request: web.Request, registry: Registry) -> web.StreamResponse | None:
@@ -23,7 +25,7 @@ def serve_fixed_path(request: web.Request, registry: Registry) -> web.StreamResp
     path = request.path
     if path in HEALTH_PATHS or path.startswith(tuple(p + "/" for p in HEALTH_PATHS)):
         return web.Response(text="ok", content_type="text/plain")
-    if path == "/version":
+    if path in VERSION_PATHS:
         return json_response(discovery.VERSION_INFO)
     accept = request.headers.get("Accept", "")
     if path in ("/api", "/apis"):

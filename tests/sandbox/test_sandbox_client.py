@@ -234,3 +234,16 @@ def test_partial_object_metadata(sandbox: RunningSandbox) -> None:
     _, _, body = raw(sandbox, "/api/v1/namespaces/default",
                      accept="application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io")
     assert json.loads(body)["kind"] == "PartialObjectMetadata"
+
+
+def test_version_api_uses_trailing_slash_path(sandbox: RunningSandbox,
+                                              sandbox_kubeconfig: Path) -> None:
+    api_client = config.new_client_from_config(config_file=str(sandbox_kubeconfig))
+    try:
+        info = client.VersionApi(api_client).get_code()
+    finally:
+        api_client.close()
+    assert (info.major, info.minor) == ("1", "32")
+    assert info.git_version.startswith("v1.32.")
+    assert raw(sandbox, "/version/", token="wrong")[0] == 401   # as on a real server
+    assert json.loads(raw(sandbox, "/version/")[2])["gitVersion"] == info.git_version

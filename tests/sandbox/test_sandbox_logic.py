@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kgate.sandbox.paths import parse_target
 from kgate.sandbox.patch import PatchError, json_patch, merge_patch, strategic_merge
+from kgate.sandbox.paths import parse_target
 from kgate.sandbox.registry import default_registry
 from kgate.sandbox.selectors import (
     SelectorError,
