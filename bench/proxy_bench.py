@@ -86,7 +86,10 @@ async def _seed(server: str, token: str, ctx: ssl.SSLContext) -> int:
         await s.post(f"{server}/api/v1/namespaces/default/configmaps", headers=hdrs, json={
             "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "small"},
             "data": {"LOG_LEVEL": "info"}})
-        blob = "x" * 10_000
+        # ~10 kB of ordinary configuration per ConfigMap: what detectors scan in real lists.
+        blob = "".join(f"upstream.svc{i}.host=svc-{i}.apps.svc.cluster.local\n"
+                       f"upstream.svc{i}.port={8000 + i}\nfeature.flag{i}=enabled\n"
+                       for i in range(110))[:10_000]
         for i in range(100):
             r = await s.post(f"{server}/api/v1/namespaces/bulk/configmaps", headers=hdrs, json={
                 "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i:03d}"},
