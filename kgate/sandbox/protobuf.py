@@ -1,15 +1,18 @@
 """Decode the protobuf request bodies kubectl 1.32 sends into the dicts their JSON would give.
 
-kubectl's typed clients (``create secret|configmap|namespace|serviceaccount|deployment``) post
-``application/vnd.kubernetes.protobuf`` bodies. The sandbox stores JSON-shaped dicts, so it needs
-the same object kubectl would have sent as JSON. This module carries a *partial* schema — the
-field numbers of Kubernetes' ``generated.proto`` for the kinds above, checked against real
-captures in ``tests/sandbox/data`` — and maps each message to JSON the way Go does:
+kubectl's typed clients (``create secret|configmap|namespace|serviceaccount|deployment|token``,
+``auth whoami``, ``auth can-i``) post ``application/vnd.kubernetes.protobuf`` bodies. The
+sandbox stores JSON-shaped dicts, so it needs the same object kubectl would have sent as JSON.
+This module carries a *partial* schema — the field numbers of Kubernetes' ``generated.proto`` for
+the kinds above, checked against real captures in ``tests/sandbox/data`` — and maps each message
+to JSON the way Go does:
 
 * Go's protobuf encoder writes every non-pointer field, zero or not; ``encoding/json`` omits zero
   scalars (``omitempty``) but always writes structs. So zero scalars are dropped, present messages
   become dicts (even empty: ``resources: {}``, ``status: {}``), and the few pointer scalars whose
-  zero is meaningful (``replicas: 0``, ``immutable: false``) are marked ``keep_zero``.
+  zero is meaningful (``replicas: 0``, ``immutable: false``) are marked ``keep_zero``. A slice or
+  pointer without ``omitempty`` (``TokenRequestSpec.audiences``) is JSON ``null`` when absent:
+  those are marked ``null``.
 * ``bytes`` values (Secret ``data``, ConfigMap ``binaryData``) become base64 text; maps are
   repeated entry messages (1 key, 2 value); a zero ``metav1.Time`` becomes ``null``;
   ``resource.Quantity`` becomes its string; ``IntOrString`` becomes an int or a string.
@@ -45,7 +48,7 @@ class F:
 
     ``kind`` is one of ``str``, ``bytes``, ``int``, ``bool``, ``msg`` (``ref`` names the message),
     ``inline`` (a Go embedded struct: its fields join the parent), ``map`` (``ref`` is the value
-    kind: ``str``, ``bytes`` or ``quantity``), ``time``, ``quantity``, ``intstr``.
+    kind: ``str``, ``bytes``, ``quantity`` or ``strings``), ``time``, ``quantity``, ``intstr``.
     """
 
     name: str
@@ -53,6 +56,7 @@ class F:
     ref: str = ""
     repeated: bool = False
     keep_zero: bool = False
+    null: bool = False
 
 
 def _rep(name: str, kind: str = "str", ref: str = "") -> F:
@@ -61,6 +65,10 @@ def _rep(name: str, kind: str = "str", ref: str = "") -> F:
 
 def _ptr(name: str, kind: str) -> F:
     return F(name, kind, keep_zero=True)
+
+
+def _nullable(name: str, kind: str = "str", ref: str = "", repeated: bool = False) -> F:
+    return F(name, kind, ref, repeated=repeated, keep_zero=True, null=True)
 
 
 Schema = dict[str, dict[int, F]]
@@ -192,6 +200,68 @@ SCHEMA: Schema = {
         3: _ptr("defaultMode", "int"), 4: _ptr("optional", "bool"),
     },
     "KeyToPath": {1: F("key"), 2: F("path"), 3: _ptr("mode", "int")},
+    # authentication.k8s.io/v1: kubectl auth whoami, kubectl create token
+    "SelfSubjectReview": {
+        1: F("metadata", "msg", "ObjectMeta"), 2: F("status", "msg", "SelfSubjectReviewStatus"),
+    },
+    "SelfSubjectReviewStatus": {1: F("userInfo", "msg", "UserInfo")},
+    "UserInfo": {
+        1: F("username"), 2: F("uid"), 3: _rep("groups"), 4: F("extra", "map", "strings"),
+    },
+    "TokenRequest": {
+        1: F("metadata", "msg", "ObjectMeta"), 2: F("spec", "msg", "TokenRequestSpec"),
+        3: F("status", "msg", "TokenRequestStatus"),
+    },
+    "TokenRequestSpec": {
+        1: _nullable("audiences", repeated=True), 4: _nullable("expirationSeconds", "int"),
+        3: _nullable("boundObjectRef", "msg", "BoundObjectReference"),
+    },
+    "BoundObjectReference": {1: F("kind"), 2: F("apiVersion"), 3: F("name"), 4: F("uid")},
+    "TokenRequestStatus": {1: _ptr("token", "str"), 2: F("expirationTimestamp", "time")},
+    # authorization.k8s.io/v1: kubectl auth can-i (a verb and resource, a URL, or --list)
+    "SelfSubjectAccessReview": {
+        1: F("metadata", "msg", "ObjectMeta"),
+        2: F("spec", "msg", "SelfSubjectAccessReviewSpec"),
+        3: F("status", "msg", "SubjectAccessReviewStatus"),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: F("resourceAttributes", "msg", "ResourceAttributes"),
+        2: F("nonResourceAttributes", "msg", "NonResourceAttributes"),
+    },
+    "ResourceAttributes": {
+        1: F("namespace"), 2: F("verb"), 3: F("group"), 4: F("version"), 5: F("resource"),
+        6: F("subresource"), 7: F("name"),
+        8: F("fieldSelector", "msg", "FieldSelectorAttributes"),
+        9: F("labelSelector", "msg", "LabelSelectorAttributes"),
+    },
+    "FieldSelectorAttributes": {
+        1: F("rawSelector"), 2: _rep("requirements", "msg", "FieldSelectorRequirement"),
+    },
+    "FieldSelectorRequirement": {1: F("key"), 2: F("operator"), 3: _rep("values")},
+    "LabelSelectorAttributes": {
+        1: F("rawSelector"), 2: _rep("requirements", "msg", "LabelSelectorRequirement"),
+    },
+    "NonResourceAttributes": {1: F("path"), 2: F("verb")},
+    "SubjectAccessReviewStatus": {
+        1: _ptr("allowed", "bool"), 4: F("denied", "bool"), 2: F("reason"),
+        3: F("evaluationError"),
+    },
+    "SelfSubjectRulesReview": {
+        1: F("metadata", "msg", "ObjectMeta"),
+        2: F("spec", "msg", "SelfSubjectRulesReviewSpec"),
+        3: F("status", "msg", "SubjectRulesReviewStatus"),
+    },
+    "SelfSubjectRulesReviewSpec": {1: F("namespace")},
+    "SubjectRulesReviewStatus": {
+        1: _nullable("resourceRules", "msg", "ResourceRule", repeated=True),
+        2: _nullable("nonResourceRules", "msg", "NonResourceRule", repeated=True),
+        3: _ptr("incomplete", "bool"), 4: F("evaluationError"),
+    },
+    "ResourceRule": {
+        1: _nullable("verbs", repeated=True), 2: _rep("apiGroups"), 3: _rep("resources"),
+        4: _rep("resourceNames"),
+    },
+    "NonResourceRule": {1: _nullable("verbs", repeated=True), 2: _rep("nonResourceURLs")},
 }
 
 # (apiVersion, kind) -> root message. Only kinds whose schema above is complete enough to
@@ -203,6 +273,10 @@ ROOTS: dict[tuple[str, str], str] = {
     ("v1", "ServiceAccount"): "ServiceAccount",
     ("v1", "Pod"): "Pod",
     ("apps/v1", "Deployment"): "Deployment",
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): "SelfSubjectReview",
+    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): "SelfSubjectAccessReview",
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): "SelfSubjectRulesReview",
 }
 
 
@@ -234,6 +308,9 @@ def decode_message(raw: bytes | memoryview, message: str) -> dict[str, Any]:
                 continue
             raise ValueError(f"protobuf: {message} field {number} is not supported")
         _decode_field(out, spec, value)
+    for spec in fields.values():
+        if spec.null and spec.name not in out:
+            out[spec.name] = None
     return out
 
 
@@ -281,6 +358,8 @@ def _scalar(kind: str, value: FieldValue) -> Any:
         return as_str(fields[1]) if 1 in fields else "0"
     if kind == "intstr":
         return _intstr(as_bytes(value))
+    if kind == "strings":       # a message of one repeated string (authentication ExtraValue)
+        return [as_str(v) for n, _w, v in iter_fields(as_bytes(value)) if n == 1]
     raise ValueError(f"protobuf: unknown field kind {kind}")
 
 

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from kgate.sandbox.auth import UserInfo
 from kgate.sandbox.paths import Target
-from kgate.sandbox.store import ApiError, Store, bad_request, not_found
+from kgate.sandbox.store import Store, bad_request, not_found
 from kgate.sandbox.wire import json_response, method_not_allowed, read_body
 
 Obj = dict[str, Any]
@@ -27,6 +27,8 @@ USER_KEY = web.RequestKey("user", UserInfo)
 ACCESS_REVIEWS = frozenset({"selfsubjectaccessreviews", "subjectaccessreviews",
                             "localsubjectaccessreviews"})
 Answer = Callable[[Obj, UserInfo], Obj]
+DEFAULT_AUDIENCE = "https://kubernetes.default.svc.cluster.local"
+DEFAULT_TOKEN_SECONDS = 3600
 
 
 def review_handler(request: web.Request, store: Store, target: Target
@@ -56,15 +58,11 @@ async def _token_request(request: web.Request, store: Store, target: Target
     name, ns = target.name or "", target.namespace
     if store.get("", "serviceaccounts", ns, name) is None:
         raise not_found(target.rt, name)
-    try:
-        body = await read_body(request)
-    except ApiError as err:
-        if err.code != 415:
-            raise
-        body = {}
+    body = await read_body(request)
     spec = dict(body.get("spec") or {}) if isinstance(body, dict) else {}
-    spec.setdefault("audiences", ["https://kubernetes.default.svc.cluster.local"])
-    spec.setdefault("expirationSeconds", 3600)
+    # kubectl sends null for what it leaves to the server (Go's JSON of nil slices/pointers).
+    spec["audiences"] = spec.get("audiences") or [DEFAULT_AUDIENCE]
+    spec["expirationSeconds"] = spec.get("expirationSeconds") or DEFAULT_TOKEN_SECONDS
     spec.setdefault("boundObjectRef", None)
     return json_response({
         "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
@@ -78,12 +76,7 @@ async def _token_request(request: web.Request, store: Store, target: Target
 async def _review(request: web.Request, target: Target, answer: Answer) -> web.StreamResponse:
     if request.method != "POST":
         return method_not_allowed()
-    try:
-        body = await read_body(request)
-    except ApiError as err:
-        if err.code != 415:
-            raise
-        body = {}      # the answer does not depend on the body; kubectl sends protobuf
+    body = await read_body(request)
     if not isinstance(body, dict):
         raise bad_request("the body of the request was in an unknown format")
     user = request[USER_KEY]
@@ -102,7 +95,7 @@ def fake_service_account_token(namespace: str, name: str) -> str:
 
     sub = f"system:serviceaccount:{namespace}:{name}"
     return ".".join([part({"alg": "RS256", "kid": "kgate-sandbox"}),
-                     part({"iss": "https://kubernetes.default.svc.cluster.local", "sub": sub}),
+                     part({"iss": DEFAULT_AUDIENCE, "sub": sub}),
                      base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")])
 
 

@@ -2,6 +2,11 @@
 
 Each ``data/*.pb`` was recorded from ``kubectl create …`` (``data/capture.py``) and each
 ``data/*.json`` is the same command's ``--dry-run=client -o json``: the two must agree exactly.
+``auth whoami``, ``auth can-i`` and ``create token`` have no client-side dry run: their bodies
+(``selfsubjectreview``, ``ssar-*``, ``ssrr-*``, ``tokenrequest*``) were recorded the same way
+against the sandbox (so discovery resolved ``deployments`` to group ``apps``), and their JSON is
+what Go's ``encoding/json`` writes for the same struct (``null`` for nil slices and pointers
+without ``omitempty``, ``"allowed": false``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ def _load(stem: str) -> tuple[bytes, dict]:
 
 def test_all_captures_are_present() -> None:
     assert {"secret-generic", "secret-tls", "secret-docker-registry", "configmap", "namespace",
-            "serviceaccount", "deployment"} <= set(CAPTURES)
+            "serviceaccount", "deployment", "selfsubjectreview", "ssar-resource",
+            "ssar-subresource", "ssar-nonresource", "ssar-named", "ssrr-list", "tokenrequest",
+            "tokenrequest-audiences", "tokenrequest-bound"} <= set(CAPTURES)
 
 
 @pytest.mark.parametrize("stem", CAPTURES)
@@ -184,3 +191,35 @@ def test_refusals_are_value_errors(body: bytes, message: str) -> None:
 def test_unknown_zero_fields_are_ignored() -> None:
     raw = _ld(1, _ld(1, "s") + _ld(15, b"")) + _vi(9, 0)
     assert decode_object(_envelope("v1", "Secret", raw))["metadata"] == {"name": "s"}
+
+
+def test_auth_can_i_reviews_field_by_field() -> None:
+    scale = decode_object((DATA / "ssar-subresource.pb").read_bytes())
+    assert scale["apiVersion"] == "authorization.k8s.io/v1"
+    assert scale["spec"] == {"resourceAttributes": {
+        "namespace": "team-a", "verb": "create", "group": "apps", "resource": "deployments",
+        "subresource": "scale"}}
+    assert scale["status"] == {"allowed": False}
+    url = decode_object((DATA / "ssar-nonresource.pb").read_bytes())
+    assert url["spec"] == {"nonResourceAttributes": {"path": "/healthz", "verb": "get"}}
+    rules = decode_object((DATA / "ssrr-list.pb").read_bytes())
+    assert rules["spec"] == {"namespace": "team-a"}
+
+
+def test_token_requests_keep_nulls_kubectl_leaves_to_the_server() -> None:
+    plain = decode_object((DATA / "tokenrequest.pb").read_bytes())
+    assert plain["spec"] == {"audiences": None, "expirationSeconds": None,
+                             "boundObjectRef": None}
+    custom = decode_object((DATA / "tokenrequest-audiences.pb").read_bytes())
+    assert custom["spec"]["audiences"] == ["vault", "api"]
+    assert custom["spec"]["expirationSeconds"] == 600
+
+
+def test_self_subject_review_user_info_with_extra() -> None:
+    extra = _ld(4, _ld(1, "scopes") + _ld(2, _ld(1, "read") + _ld(1, "write")))
+    user = _ld(1, "alice") + _ld(2, "u-1") + _ld(3, "dev") + _ld(3, "ops") + extra
+    obj = decode_object(_envelope("authentication.k8s.io/v1", "SelfSubjectReview",
+                                  _ld(1, b"") + _ld(2, _ld(1, user))))
+    assert obj["status"]["userInfo"] == {"username": "alice", "uid": "u-1",
+                                         "groups": ["dev", "ops"],
+                                         "extra": {"scopes": ["read", "write"]}}

@@ -247,3 +247,10 @@ def test_version_api_uses_trailing_slash_path(sandbox: RunningSandbox,
     assert info.git_version.startswith("v1.32.")
     assert raw(sandbox, "/version/", token="wrong")[0] == 401   # as on a real server
     assert json.loads(raw(sandbox, "/version/")[2])["gitVersion"] == info.git_version
+
+
+def test_review_with_an_undecodable_protobuf_body_is_refused(sandbox: RunningSandbox) -> None:
+    code, _, body = raw(sandbox, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                        method="POST", body={"not": "protobuf"},
+                        content_type="application/vnd.kubernetes.protobuf")
+    assert code == 415 and json.loads(body)["reason"] == "UnsupportedMediaType"

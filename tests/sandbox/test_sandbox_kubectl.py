@@ -185,6 +185,10 @@ def test_whoami_can_i_and_api_resources(sandbox_kubeconfig: Path,
     assert json.loads(who.stdout)["status"]["userInfo"]["username"] == "sandbox-admin"
     assert kubectl("auth", "can-i", "delete", "pods", kubeconfig=sandbox_kubeconfig
                    ).stdout.strip() == "yes"
+    assert kubectl("auth", "can-i", "create", "deployments", "--subresource=scale", "-n", "x",
+                   kubeconfig=sandbox_kubeconfig).stdout.strip() == "yes"
+    listed = kubectl("auth", "can-i", "--list", kubeconfig=sandbox_kubeconfig).stdout
+    assert listed.splitlines()[1].split() == ["*.*", "[]", "[]", "[*]"]
     table = kubectl("api-resources", kubeconfig=sandbox_kubeconfig).stdout
     short = {line.split()[0]: line.split()[1] for line in table.splitlines()[1:]
              if len(line.split()) == 5}
@@ -300,3 +304,17 @@ def test_describe_shows_controller_events(demo_sandbox: RunningSandbox, kubectl:
     events = kubectl("get", "events", "-n", "dev", "--field-selector", "reason=Scheduled",
                      "-o", "name", kubeconfig=config).stdout.split()
     assert len(events) == 3
+
+
+def test_create_token_honours_audience_and_duration(sandbox_kubeconfig: Path,
+                                                    kubectl: KubectlRunner) -> None:
+    kubectl("create", "serviceaccount", "bot", kubeconfig=sandbox_kubeconfig)
+    token = kubectl("create", "token", "bot", kubeconfig=sandbox_kubeconfig).stdout.strip()
+    assert token.count(".") == 2
+    review = json.loads(kubectl("create", "token", "bot", "--audience=vault", "--duration=10m",
+                                "-o", "json", kubeconfig=sandbox_kubeconfig).stdout)
+    assert review["spec"]["audiences"] == ["vault"]
+    assert review["spec"]["expirationSeconds"] == 600
+    missing = kubectl("create", "token", "nobody", kubeconfig=sandbox_kubeconfig, check=False)
+    assert missing.returncode == 1
+    assert 'serviceaccounts "nobody" not found' in missing.stderr
