@@ -196,8 +196,8 @@ class TextScanner:
         groups: dict[str, list[tuple[int, str, list[_Probe], bool]]] = {}
         ranked = [(a, p, True) for a, p in self._exact.items()] + \
                  [(a, p, False) for a, p in self._lower.items()]
-        for rank, (anchor, probes, exact) in enumerate(ranked):
-            groups.setdefault(anchor.lower(), []).append((rank, anchor, probes, exact))
+        for rank, (anchor, probes, cased) in enumerate(ranked):
+            groups.setdefault(anchor.lower(), []).append((rank, anchor, probes, cased))
         self._patterns = list(groups)
         self._anchors = [groups[p] for p in self._patterns]
         self._ac = AhoCorasick(self._patterns) if self._patterns else None
@@ -294,10 +294,10 @@ class TextScanner:
         matches = (self._ac.find_matches_as_indexes(low, overlapping=True) if low.isascii()
                    else _find_each(self._patterns, low))
         for index, start, end in matches:
-            for rank, anchor, probes, exact in self._anchors[index]:
+            for rank, anchor, probes, cased in self._anchors[index]:
                 if start < next_free.get(rank, 0):
                     continue
-                if exact and not text.startswith(anchor, start):
+                if cased and not text.startswith(anchor, start):
                     continue
                 next_free[rank] = end
                 found.extend((start, rank, i, p) for i, p in enumerate(probes))
