@@ -230,6 +230,19 @@ def test_env_literal_values_by_name(masker: Masker, obj: dict[str, Any]) -> None
     assert '"value": "debug"' in text and "secretKeyRef" in text
 
 
+@pytest.mark.parametrize("obj", pod_spec_holders()[1:], ids=lambda o: o["kind"])
+def test_pod_template_annotations(masker: Masker, obj: dict[str, Any]) -> None:
+    """Template annotations become every pod's annotations: masked like a pod's own."""
+    holder = obj.get("template") or obj["spec"].get("template") or \
+        obj["spec"]["jobTemplate"]["spec"]["template"]
+    holder["metadata"] = {"labels": {"app": "x"}, "annotations": {
+        "log": "DEBUG connecting to postgres://app:tmplpw@db:5432/x", "team": "web"}}
+    out, _ = masked_ok(masker, obj)
+    assert_no(out, "tmplpw")
+    text = json.dumps(out)
+    assert '"team": "web"' in text and '"app": "x"' in text
+
+
 def test_env_names_configurable() -> None:
     m = Masker(MaskingSettings(secret_env_names="^LOG_"), bytes(32))
     out = loads(m.mask_json(dumps(deployment(ENV))).body)

@@ -6,11 +6,11 @@ kind), a generic ``List`` of mixed kinds, a ``Table`` (``rows[].object`` is a fu
 detectors), a watch event ``{type, object}`` whose object may itself be a Table, and ``Status``.
 
 Only places that can hold secrets are walked, which keeps big Lists fast: Secret
-``data``/``stringData``; ``metadata.annotations`` of any kind (the last-applied annotation is
-parsed and masked inside); ConfigMap ``data``/``binaryData``; Event ``message``/``note``;
-``Status.message``; and container ``env``/``command``/``args`` wherever a pod spec lives (pods,
-``spec.template`` of workloads, CronJob ``spec.jobTemplate``, PodTemplate ``template``).
-``metadata.managedFields`` carries field *names* only and is left alone.
+``data``/``stringData``; ``metadata.annotations`` of any kind and of pod templates (the
+last-applied annotation is parsed and masked inside); ConfigMap ``data``/``binaryData``; Event
+``message``/``note``; ``Status.message``; and container ``env``/``command``/``args`` wherever a
+pod spec lives (pods, ``spec.template`` of workloads, CronJob ``spec.jobTemplate``,
+PodTemplate ``template``). ``metadata.managedFields`` carries field *names* only and is left alone.
 
 An object with no ``kind`` that has a ``type`` string and ``data``/``stringData`` is treated as a
 Secret (fail closed: a kindless Secret must not slip through as "unknown").
@@ -243,11 +243,18 @@ class ObjectMasker:
         return n
 
     def _template(self, t: Any) -> int:
+        """A pod template: its annotations (copied onto every pod) and its pod spec."""
+        n = 0
         if isinstance(t, dict):
+            md = t.get("metadata")
+            if isinstance(md, dict):
+                ann = md.get("annotations")
+                if isinstance(ann, dict) and ann:
+                    n += self._annotations(ann)
             spec = t.get("spec")
             if isinstance(spec, dict):
-                return self._pod_spec(spec)
-        return 0
+                n += self._pod_spec(spec)
+        return n
 
     def _pod_spec(self, spec: dict[str, Any]) -> int:
         n = 0
