@@ -105,13 +105,20 @@ def dry_run(request: web.Request) -> bool:
 
 
 async def delete_dry_run(request: web.Request) -> bool:
-    """``dryRun`` may come as a query parameter or inside a DeleteOptions body."""
+    """``dryRun`` may come as a query parameter or inside a DeleteOptions body.
+
+    Fails closed: a body the sandbox cannot read (protobuf DeleteOptions, which no kubectl
+    command sends, or malformed JSON) is refused rather than risking a real delete that was
+    meant as a dry run.
+    """
     wanted = dry_run(request)
-    if request.can_read_body and request.content_type != PROTOBUF:
-        try:
-            options = await read_body(request)
-        except ApiError:
-            options = None
+    if request.can_read_body:
+        if request.content_type == PROTOBUF:
+            raise ApiError(415, "the sandbox reads DeleteOptions only as JSON",
+                           reason="UnsupportedMediaType")
+        options = await read_body(request)
+        if options is not None and not isinstance(options, dict):
+            raise bad_request("DeleteOptions must be an object")
         if isinstance(options, dict) and options.get("dryRun"):
             if options["dryRun"] != ["All"]:
                 raise bad_request(f'Invalid dry run value: "{options["dryRun"]}"')

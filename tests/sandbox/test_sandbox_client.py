@@ -219,6 +219,12 @@ def test_delete_dry_run_in_body_keeps_the_object(core: Any, sandbox: RunningSand
                        body={"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]})
     assert status == 200
     assert sandbox.run(lambda: sandbox.store.get("", "configmaps", "default", "keep"))
+    path = "/api/v1/namespaces/default/configmaps/keep"
+    # Unreadable DeleteOptions fail closed: they might have carried dryRun.
+    assert raw(sandbox, path, method="DELETE", body={"dryRun": ["All"]},
+               content_type="application/vnd.kubernetes.protobuf")[0] == 415
+    assert raw(sandbox, path, method="DELETE", body=["All"])[0] == 400
+    assert sandbox.run(lambda: sandbox.store.get("", "configmaps", "default", "keep"))
     core.delete_namespaced_config_map("keep", "default")
     assert not sandbox.run(lambda: sandbox.store.get("", "configmaps", "default", "keep"))
 

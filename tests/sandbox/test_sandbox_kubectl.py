@@ -146,6 +146,22 @@ def test_namespace_delete_cascades(sandbox_kubeconfig: Path, kubectl: KubectlRun
     assert 'namespaces "team-a" not found' in gone.stderr
 
 
+def test_delete_dry_run_server_keeps_everything(sandbox_kubeconfig: Path, kubectl: KubectlRunner,
+                                                 sandbox: RunningSandbox) -> None:
+    kubectl("create", "namespace", "team-b", kubeconfig=sandbox_kubeconfig)
+    for name in ("c1", "c2"):
+        kubectl("-n", "team-b", "create", "configmap", name, kubeconfig=sandbox_kubeconfig)
+    one = kubectl("-n", "team-b", "delete", "cm", "c1", "--dry-run=server",
+                  kubeconfig=sandbox_kubeconfig)
+    assert one.stdout.strip() == 'configmap "c1" deleted (server dry run)'
+    kubectl("-n", "team-b", "delete", "cm", "--all", "--dry-run=server",
+            kubeconfig=sandbox_kubeconfig)
+    kubectl("delete", "ns", "team-b", "--dry-run=server", kubeconfig=sandbox_kubeconfig)
+    assert stored(sandbox, "", "namespaces", None, "team-b") is not None
+    assert stored(sandbox, "", "configmaps", "team-b", "c1") is not None
+    assert stored(sandbox, "", "configmaps", "team-b", "c2") is not None
+
+
 def test_error_messages_as_kubectl_prints_them(sandbox_kubeconfig: Path,
                                                kubectl: KubectlRunner) -> None:
     missing = kubectl("get", "pod", "nope", kubeconfig=sandbox_kubeconfig, check=False)
