@@ -12,7 +12,7 @@ lint: bootstrap
 	.venv/bin/mypy
 
 test: bootstrap lint
-	.venv/bin/python -m pytest -q
+	KGATE_SLOW=1 .venv/bin/python -m pytest -q
 
 bench: bootstrap
 	.venv/bin/python -m bench

@@ -1,8 +1,8 @@
 """A watch that runs for minutes through the proxy keeps memory flat (no whole-body buffering).
 
-Slow by design, so it is skipped unless ``KGATE_SLOW=1`` (duration: ``KGATE_SOAK_SECONDS``,
-default 120). The process holds the sandbox, the proxy and the watching client, so flat RSS
-here means none of them accumulates the stream.
+Slow by design, so a bare ``pytest`` skips it unless ``KGATE_SLOW=1``; ``make test`` (and so CI)
+sets it. Duration: ``KGATE_SOAK_SECONDS``, default 120. The process holds the sandbox, the
+proxy and the watching client, so flat RSS here means none of them accumulates the stream.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import time
 
 import pytest
 
-from kgate.sandbox.runner import ADMIN_TOKEN
 from tests.fixtures.proxy import Proxied
 
 pytestmark = [
@@ -80,7 +79,6 @@ def test_long_watch_keeps_memory_flat(proxied: Proxied) -> None:
         stop.set()
         thread.join(30)
         watch.close()
-    assert ADMIN_TOKEN  # the sandbox admin is not used: everything went through the proxy
     warm = [rss for t, rss in samples if t > SECONDS * 0.25]
     assert events > 1000 and len(warm) >= 2
     growth = warm[-1] - warm[0]
