@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from kgate.proxy.runner import RunningProxy
     from kgate.upstream_config import UpstreamSettings
 
-_GRANT_HELP = ("Grant id (g-…) to run under. Grants are a later issue: the id is recorded with "
-               "the session, but no grant scope is enforced yet.")
+_GRANT_HELP = ("Grant id (g-…) to run under. This version records the id with the session but "
+               "does not enforce grant scope yet.")
 
 
 @app.command("proxy")
