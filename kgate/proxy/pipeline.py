@@ -28,7 +28,12 @@ from kgate.proxy.errors import (
 from kgate.proxy.session import Exchange, Session
 from kgate.proxy.stages.audit import AuditSink, NoAudit
 from kgate.proxy.stages.body import inspect_body
-from kgate.proxy.stages.masking import RequestBodyCheck, ResponseMasker, StreamMasker
+from kgate.proxy.stages.masking import (
+    RequestBodyCheck,
+    ResponseMasker,
+    StreamMasker,
+    passes_unmasked,
+)
 from kgate.proxy.stages.policy import BuiltinGuardrails, Policy
 from kgate.proxy.stages.scope import GrantScope, Ungranted
 
@@ -78,6 +83,10 @@ class Pipeline:
         except NonCanonicalPath as err:
             raise bad_request(str(err)) from None
         exchange.attributes = attrs
+        if not attrs.is_resource and not passes_unmasked(attrs):
+            raise Refusal(403, f"the non-resource path {attrs.path} is not forwarded: kgate "
+                               "cannot tell what it returns, so it cannot mask it",
+                          rule="mask-nonresource")
         self.scope.check(attrs)
         decision = self.policy.decide(attrs, down.headers)
         exchange.decision, exchange.rule = decision.action, decision.rule

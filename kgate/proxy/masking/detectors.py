@@ -25,6 +25,7 @@ from typing import NamedTuple
 import orjson
 from ahocorasick_rs import AhoCorasick
 
+from .known import KnownValues
 from .placeholders import PLACEHOLDER_RE, PREFIX, Placeholders, is_placeholder
 from .settings import DETECTOR_NAMES, MaskingSettings
 
@@ -58,6 +59,8 @@ _GITHUB = (
     r"(?![A-Za-z0-9_])"
 )
 _GITLAB = r"(?<![A-Za-z0-9_-])(?P<gl_tok>glpat-[A-Za-z0-9_.-]{20,})(?![A-Za-z0-9_-])"
+# Stripe secret and restricted keys (``pk_`` publishable keys are public by design).
+_STRIPE = r"(?<![A-Za-z0-9_])(?P<st_key>[sr]k_(?:live|test)_[A-Za-z0-9]{16,})(?![A-Za-z0-9_])"
 _SLACK = (
     r"(?<![A-Za-z0-9])(?P<sl_tok>xox[abprs]-[A-Za-z0-9-]{10,})(?![A-Za-z0-9-])"
     r"|(?<=https://)hooks\.slack\.com/(?:services|workflows)/(?P<sl_hook>[A-Za-z0-9/_-]{16,})"
@@ -88,6 +91,7 @@ _BUILTIN: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
     "jwt": (_JWT, ("eyJ",), (), ""),
     "github-token": (_GITHUB, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), (), ""),
     "gitlab-token": (_GITLAB, ("glpat-",), (), ""),
+    "stripe-key": (_STRIPE, ("sk_live_", "sk_test_", "rk_live_", "rk_test_"), (), ""),
     "slack-token": (_SLACK, ("xox", "hooks.slack.com/"), (), ""),
     "url-password": (_URL, ("://",), (), "scheme"),
     "assignment": (_ASSIGN, (), ("pass", "pwd", "secret", "token", "credential", "key", "auth"),
@@ -159,8 +163,11 @@ def _b64url_json(segment: str) -> object:
 class TextScanner:
     """Finds and masks secrets in text, under one settings object and one placeholder key."""
 
-    def __init__(self, settings: MaskingSettings, placeholders: Placeholders) -> None:
+    def __init__(self, settings: MaskingSettings, placeholders: Placeholders,
+                 known: KnownValues | None = None) -> None:
         self._ph = placeholders
+        #: Secret values seen in structured places, masked again wherever they occur in text.
+        self.known = known
         self._custom = [(name, re.compile(rx)) for name, rx in settings.custom]
         handlers: dict[str, Callable[[re.Match[str]], Edit | None]] = {
             "private-key": self._pem,
@@ -168,6 +175,7 @@ class TextScanner:
             "jwt": self._jwt,
             "github-token": self._token,
             "gitlab-token": self._token,
+            "stripe-key": self._stripe,
             "slack-token": self._slack,
             "url-password": self._url,
             "assignment": self._assignment,
@@ -210,7 +218,8 @@ class TextScanner:
 
     @property
     def enabled(self) -> bool:
-        return self._enabled
+        """False only when no detector runs and no secret value is known yet."""
+        return self._enabled or bool(self.known)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -220,6 +229,8 @@ class TextScanner:
         Callers join many short values (a table row's cells, a container's env) and check once.
         """
         if self._custom:
+            return True
+        if self.known and self.known.find(text):
             return True
         if self._any is None:
             return False
@@ -257,19 +268,19 @@ class TextScanner:
         """All edits for ``text``, sorted and non-overlapping."""
         if len(text) < 5:
             return []
+        edits = self._known_edits(text) if self.known else []
         low: str | None = None
         if len(text) <= _SHORT and not self._custom:
             if self._any is None:
-                return []
+                return self._settle(text, edits)
             low = text.lower() if text.isascii() else _ascii_lower(text)
             if self._any.search(low) is None:
-                return []
+                return self._settle(text, edits)
         starts: list[tuple[int, _Probe]] = []
         if self._ac is not None:
             if low is None:
                 low = text.lower() if text.isascii() else _ascii_lower(text)
             starts = self._anchor_starts(text, low)
-        edits: list[Edit] = []
         if starts:
             self._probe(text, starts, edits)
         for _name, rx in self._custom:
@@ -277,11 +288,23 @@ class TextScanner:
                 edit = self._custom_edit(m)
                 if edit is not None:
                     edits.append(edit)
+        return self._settle(text, edits)
+
+    def _settle(self, text: str, edits: list[Edit]) -> list[Edit]:
+        """Drop edits inside existing placeholders; sort and merge overlapping ones."""
         if not edits:
             return edits
         if PREFIX in text:
             edits = self._drop_placeholders(text, edits)
         return self._merge(text, edits) if len(edits) > 1 else edits
+
+    def _known_edits(self, text: str) -> list[Edit]:
+        assert self.known is not None
+        edits = []
+        for start, end in self.known.find(text):
+            ph = self._ph.of_text(text[start:end])
+            edits.append(Edit(start, end, ph, ph))
+        return edits
 
     def _anchor_starts(self, text: str, low: str) -> list[tuple[int, _Probe]]:
         """(position, probe) for each anchor occurrence, as a per-anchor scan would find them:
@@ -400,6 +423,9 @@ class TextScanner:
     def _token(self, m: re.Match[str]) -> Edit | None:
         group = "gh_tok" if "gh_tok" in m.re.groupindex else "gl_tok"
         return self._value(m, group)
+
+    def _stripe(self, m: re.Match[str]) -> Edit | None:
+        return self._value(m, "st_key")
 
     def _slack(self, m: re.Match[str]) -> Edit | None:
         return self._value(m, "sl_tok" if m.group("sl_tok") is not None else "sl_hook")

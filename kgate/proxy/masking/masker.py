@@ -17,6 +17,7 @@ import msgspec
 
 from .bulk import dumps, mask_collection
 from .detectors import TextScanner
+from .known import KnownValues
 from .objects import ObjectMasker
 from .placeholders import MaskingError, Placeholders
 from .request_bodies import mask_for_log
@@ -83,7 +84,8 @@ class Masker:
     def __init__(self, settings: MaskingSettings, key: bytes) -> None:
         self.settings = settings
         self._ph = Placeholders(key)
-        self._scanner = TextScanner(settings, self._ph)
+        self._known = KnownValues()
+        self._scanner = TextScanner(settings, self._ph, self._known)
         self._objects = ObjectMasker(settings.secret_env_names, self._ph, self._scanner)
 
     def placeholder(self, value: bytes | str) -> str:
@@ -122,6 +124,17 @@ class Masker:
                 return line, 0
             out = dumps(doc)
         return (out + b"\n" if line.endswith(b"\n") else out), n
+
+    def learn(self, body: bytes) -> int:
+        """Remember the secret values in a JSON document without returning it (priming).
+
+        Before relaying a pod's logs or exec output, the proxy can feed the pod and the Secrets
+        it mounts or references: their values are then masked even as bare text (``cat`` of a
+        mounted file, ``echo $DB_PASSWORD``). Returns how many values are known afterwards.
+        ``MaskingError`` if ``body`` is not JSON.
+        """
+        self._objects.document(_loads(body))
+        return len(self._known)
 
     # -- streams -------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from .bulk import dumps
-from .detectors import TextScanner
+from .detectors import TextScanner, key_is_sensitive
 from .placeholders import Placeholders, is_placeholder
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -40,6 +40,7 @@ class ObjectMasker:
         self._env = re.compile(env_names)
         self._ph = placeholders
         self._scan = scanner
+        self._known = scanner.known
         self._last_applied: dict[str, tuple[str, int]] = {}
 
     # -- entry points ------------------------------------------------------------------------
@@ -141,6 +142,7 @@ class ObjectMasker:
                     if nv is not v:
                         data[k] = nv
                         n += 1
+                        self._learn_b64(k, v)
         sdata = o.get("stringData")
         if isinstance(sdata, dict):
             of_text = self._ph.of_text
@@ -148,7 +150,23 @@ class ObjectMasker:
                 if isinstance(v, str) and v and not is_placeholder(v):
                     sdata[k] = of_text(v)
                     n += 1
+                    self._learn(k, v)
         return n
+
+    def _learn(self, key: Any, value: str) -> None:
+        """Remember a Secret value so it is masked again as bare text (``known`` module)."""
+        if self._known is not None:
+            self._known.add(value, sensitive_key=isinstance(key, str) and (
+                key_is_sensitive(key) or self._env.search(key) is not None))
+
+    def _learn_b64(self, key: Any, value: str) -> None:
+        if self._known is None:
+            return
+        try:
+            text = binascii.a2b_base64(value, strict_mode=True).decode()
+        except (binascii.Error, ValueError):
+            return   # not base64 of UTF-8 text: it cannot turn up in text output as such
+        self._learn(key, text)
 
     def _configmap(self, o: dict[str, Any]) -> int:
         n = 0
@@ -282,6 +300,8 @@ class ObjectMasker:
                 if isinstance(name, str) and self._env.search(name):
                     e["value"] = self._ph.of_text(value)
                     n += 1
+                    if self._known is not None:
+                        self._known.add(value, sensitive_key=True)
                 else:
                     texts.append(value)
         for field in ("command", "args"):

@@ -19,6 +19,7 @@ DETECTOR_NAMES: tuple[str, ...] = (
     "jwt",
     "github-token",
     "gitlab-token",
+    "stripe-key",
     "slack-token",
     "url-password",
     "assignment",

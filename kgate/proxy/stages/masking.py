@@ -31,6 +31,26 @@ from kgate.proxy.masking import FrameMasker as EngineFrames
 #: One exec/attach frame as the relay sees it: (channel, payload).
 Frame = tuple[int, bytes]
 
+_UNMASKED_EXACT = frozenset({"/version", "/api", "/apis", "/.well-known/openid-configuration",
+                             "/openid/v1/jwks"})
+_UNMASKED_TREES = ("/openapi/", "/healthz", "/livez", "/readyz")
+
+
+def passes_unmasked(attrs: RequestAttributes) -> bool:
+    """True for the non-resource paths whose replies describe the API, not the cluster's data.
+
+    Every other non-resource path (``/logs``, ``/metrics``, ``/debug/…``, an aggregated API's
+    own extras) is refused: kgate cannot know what it returns, so it cannot mask it.
+    """
+    if attrs.is_resource:
+        return False
+    path = attrs.path
+    if path in _UNMASKED_EXACT or path.startswith(_UNMASKED_TREES) or path == "/openapi":
+        return True
+    parts = path.strip("/").split("/")
+    # Discovery: /api/v1, /apis/GROUP, /apis/GROUP/VERSION.
+    return (parts[0] == "api" and len(parts) == 2) or (parts[0] == "apis" and len(parts) <= 3)
+
 
 class StreamMasker(Protocol):
     """Masks one streamed body (watch events or log text) chunk by chunk."""

@@ -1,0 +1,86 @@
+"""What kgate cannot inspect or mask does not go through, and the agent is told why."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import orjson
+import pytest
+
+from kgate.proxy.attributes import parse_request
+from kgate.proxy.errors import Refusal
+from kgate.proxy.stages.body import inspect_body
+from kgate.proxy.stages.masking import passes_unmasked
+from tests.fixtures.kube import KubectlRunner
+from tests.fixtures.proxy import Proxied
+
+# A body real kubectl 1.32 sent for `create secret generic demo-secret -n team-a …`.
+PROTOBUF_SECRET = (Path(__file__).parents[1] / "sandbox" / "data"
+                   / "secret-generic.pb").read_bytes()
+
+
+@pytest.mark.parametrize(("path", "allowed"), [
+    ("/version", True), ("/api", True), ("/api/v1", True), ("/apis", True),
+    ("/apis/apps", True), ("/apis/apps/v1", True), ("/openapi/v3", True),
+    ("/openapi/v3/apis/apps/v1", True), ("/openapi/v2", True), ("/healthz", True),
+    ("/readyz/etcd", True), ("/.well-known/openid-configuration", True),
+    ("/logs", False), ("/logs/kube-apiserver.log", False), ("/metrics", False),
+    ("/debug/pprof/heap", False), ("/configz", False), ("/", False),
+])
+def test_only_api_describing_nonresource_paths_pass_unmasked(path: str, allowed: bool) -> None:
+    assert passes_unmasked(parse_request("GET", path)) is allowed
+
+
+def test_resources_never_pass_unmasked() -> None:
+    assert not passes_unmasked(parse_request("GET", "/api/v1/namespaces/a/secrets"))
+
+
+def test_protobuf_body_names_its_object_without_a_schema() -> None:
+    facts = inspect_body("application/vnd.kubernetes.protobuf", None, PROTOBUF_SECRET)
+    assert (facts.api_version, facts.kind, facts.name, facts.namespace) == (
+        "v1", "Secret", "demo-secret", "team-a")
+    assert facts.sha256 == hashlib.sha256(PROTOBUF_SECRET).hexdigest()
+
+
+@pytest.mark.parametrize("body", [b"k8s\x00\x0a\xff", b"not-protobuf", PROTOBUF_SECRET[:20]])
+def test_unreadable_protobuf_is_refused(body: bytes) -> None:
+    with pytest.raises(Refusal) as info:
+        inspect_body("application/vnd.kubernetes.protobuf", None, body)
+    assert info.value.code == 400 and "protobuf" in info.value.message
+
+
+def test_json_yaml_and_patch_bodies() -> None:
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}}
+    facts = inspect_body("application/json", None, orjson.dumps(obj))
+    assert (facts.kind, facts.name, facts.namespace) == ("ConfigMap", "c", "n")
+    applied = inspect_body("application/apply-patch+yaml", None,
+                           b"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n")
+    assert (applied.kind, applied.name) == ("Secret", "s")
+    patch = inspect_body("application/json-patch+json", None, b'[{"op":"remove","path":"/x"}]')
+    assert patch.kind == "" and patch.size == 29
+    assert inspect_body("", None, b"{}").media_type == "application/json"  # like kube-apiserver
+
+
+@pytest.mark.parametrize(("ctype", "encoding", "body", "code"), [
+    ("application/json", None, b'{"kind": ', 400),
+    ("application/apply-patch+yaml", None, b"a: [", 400),
+    ("text/plain", None, b"hello", 415),
+    ("application/cbor", None, b"\xa0", 415),
+    ("application/json", "gzip", b"\x1f\x8b", 415),
+])
+def test_uninspectable_bodies_are_refused(ctype: str, encoding: str | None, body: bytes,
+                                          code: int) -> None:
+    with pytest.raises(Refusal) as info:
+        inspect_body(ctype, encoding, body)
+    assert info.value.code == code
+
+
+def test_kubectl_cannot_reach_unmaskable_paths(proxied: Proxied, kubectl: KubectlRunner) -> None:
+    kc = proxied.kubeconfig
+    for path in ("/logs/", "/metrics", "/debug/pprof/"):
+        proc = kubectl("get", "--raw", path, kubeconfig=kc, check=False)
+        assert proc.returncode != 0
+        assert f"kgate: the non-resource path {path.rstrip('/')} is not forwarded" in proc.stderr
+    assert '"minor"' in kubectl("get", "--raw", "/version", kubeconfig=kc).stdout
+    assert "deployments" in kubectl("api-resources", kubeconfig=kc).stdout
