@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kgate.sandbox import fields
 from kgate.sandbox.patch import PatchError, apply_config, json_patch, merge_patch, strategic_merge
 from kgate.sandbox.paths import Target
 from kgate.sandbox.reads import list_body, list_objects, respond_object
@@ -41,16 +42,18 @@ def apply_patch(ctype: str, live: Obj, body: Any) -> Any:
 async def serve_create(request: web.Request, store: Store, target: Target) -> web.StreamResponse:
     """POST on a collection."""
     body = await read_body(request)
+    warnings = fields.check_decoded(request, target.rt, body)
     obj = store.create(target.rt, target.namespace, body, dry_run=dry_run(request))
-    return respond_object(request, target, obj, 201)
+    return fields.add_warnings(respond_object(request, target, obj, 201), warnings)
 
 
 async def serve_update(request: web.Request, store: Store, target: Target) -> web.StreamResponse:
     """PUT on an object or its status."""
     body = await read_body(request)
+    warnings = fields.check_decoded(request, target.rt, body)
     obj = store.update(target.rt, target.namespace, target.name or "", body,
                        subresource=target.subresource, dry_run=dry_run(request))
-    return respond_object(request, target, obj)
+    return fields.add_warnings(respond_object(request, target, obj), warnings)
 
 
 async def serve_patch(request: web.Request, store: Store, target: Target) -> web.StreamResponse:
@@ -60,9 +63,12 @@ async def serve_patch(request: web.Request, store: Store, target: Target) -> web
     ctype = request.content_type
     dry = dry_run(request)
     live = store.get(rt.group, rt.name, target.namespace, name)
+    fields.directive(request)
+    warnings: list[str] = []
     if ctype == APPLY_PATCH:
         if not isinstance(body, dict):
             raise bad_request("the applied configuration must be an object")
+        fields.check_applied(rt, target.namespace, name, body)
         if live is None:
             if target.subresource:
                 raise not_found(rt, name)
@@ -79,11 +85,12 @@ async def serve_patch(request: web.Request, store: Store, target: Target) -> web
             patched = apply_patch(ctype, live, body)
         except PatchError as err:
             raise ApiError(422, str(err)) from err
+        warnings = fields.check_patched(request, rt, patched)
     if not isinstance(patched, dict):
         raise bad_request("the patched object is not an object")
     obj = store.update(rt, target.namespace, name, patched, subresource=target.subresource,
                        dry_run=dry)
-    return respond_object(request, target, obj)
+    return fields.add_warnings(respond_object(request, target, obj), warnings)
 
 
 def serve_delete(store: Store, target: Target, dry: bool) -> web.StreamResponse:

@@ -260,3 +260,22 @@ def test_review_with_an_undecodable_protobuf_body_is_refused(sandbox: RunningSan
                         method="POST", body={"not": "protobuf"},
                         content_type="application/vnd.kubernetes.protobuf")
     assert code == 415 and json.loads(body)["reason"] == "UnsupportedMediaType"
+
+
+def test_field_validation_directives(sandbox: RunningSandbox) -> None:
+    base = "/api/v1/namespaces/default/configmaps"
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w", "labelz": {}},
+            "dat": {}}
+    code, headers, created = raw(sandbox, base, method="POST", body=body)
+    assert code == 201 and headers["Warning"].startswith('299 - "unknown field')
+    assert "dat" not in json.loads(created)
+    code, _, reply = raw(sandbox, base + "/w?fieldValidation=Strict", method="PATCH",
+                         body={"zzz": 1, "aaa": 2}, content_type="application/merge-patch+json")
+    assert code == 400 and json.loads(reply)["message"] == (
+        'strict decoding error: unknown field "aaa", unknown field "zzz"')
+    code, _, reply = raw(sandbox, base + "?fieldValidation=Loose", method="POST", body=body)
+    assert code == 422 and json.loads(reply)["message"].startswith(
+        'CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Loose"')
+    code, _, _ = raw(sandbox, base + "?fieldValidation=Ignore", method="POST",
+                     body={**body, "metadata": {"name": "i"}})
+    assert code == 201

@@ -334,3 +334,30 @@ def test_create_token_honours_audience_and_duration(sandbox_kubeconfig: Path,
     missing = kubectl("create", "token", "nobody", kubeconfig=sandbox_kubeconfig, check=False)
     assert missing.returncode == 1
     assert 'serviceaccounts "nobody" not found' in missing.stderr
+
+
+TYPO = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo, labelz: {a: b}}\ndat: {k: v}\n"
+
+
+def test_field_validation_rejects_typos_like_a_real_cluster(
+        sandbox_kubeconfig: Path, kubectl: KubectlRunner, sandbox: RunningSandbox) -> None:
+    strict = kubectl("apply", "--validate=strict", "-f", "-", input=TYPO,
+                     kubeconfig=sandbox_kubeconfig, check=False)
+    assert strict.returncode == 1
+    assert strict.stderr.strip() == (
+        'Error from server (BadRequest): error when creating "STDIN": ConfigMap in version "v1" '
+        'cannot be handled as a ConfigMap: strict decoding error: unknown field "dat", '
+        'unknown field "metadata.labelz"')
+    ssa = kubectl("apply", "--server-side", "-f", "-", input=TYPO,
+                  kubeconfig=sandbox_kubeconfig, check=False)
+    assert ssa.returncode == 1 and "failed to create typed patch object (default/typo; /v1, " \
+        "Kind=ConfigMap): errors:\n  .dat: field not declared in schema" in ssa.stderr
+    warn = kubectl("apply", "--validate=warn", "-f", "-", input=TYPO,
+                   kubeconfig=sandbox_kubeconfig)
+    assert 'Warning: unknown field "dat"' in warn.stderr
+    kept = stored(sandbox, "", "configmaps", "default", "typo")
+    assert kept is not None and "dat" not in kept and "labelz" not in kept["metadata"]
+    again = kubectl("apply", "-f", "-", input=TYPO, kubeconfig=sandbox_kubeconfig, check=False)
+    assert again.returncode == 1
+    assert 'strict decoding error: unknown field "dat", unknown field "metadata.labelz"' \
+        in again.stderr
