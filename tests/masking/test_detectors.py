@@ -88,6 +88,12 @@ TRUE_POSITIVES = [
     ("?access_token=zzz111&x=1", "zzz111", "&x=1"),
     ("AccountKey=abcDEF123==;EndpointSuffix=core", "abcDEF123==", "AccountKey="),
     ("MYSQL_ROOT_PASSWORD=rootpw", "rootpw", "MYSQL_ROOT_PASSWORD="),
+    ("upstream api token: API_TOKEN=tok_9fK2mQ7v", "tok_9fK2mQ7v", "token: API_TOKEN="),
+    ("token: tokenValueWithPad==", "tokenValueWithPad", "token: "),
+    ("secret: user=bob", "user=bob", "secret: "),
+    # Stripe secret/restricted keys (publishable pk_ keys are public)
+    ("stripe key sk_live_51SandboxFakeKey0000aaaa", "51SandboxFakeKey0000aaaa", "stripe key "),
+    ("rk_test_abcdefghijklmnop1234", "abcdefghijklmnop1234", ""),
 ]
 
 
@@ -136,6 +142,9 @@ FALSE_POSITIVES = [
     "the token was rotated",
     "auth ok",
     "Authorization: Bearer ${TOKEN}",
+    "pk_live_51PublishableKey0000aaaa1111",
+    "task_live_abcdefghijklmnop1234",
+    "sk_live_short",
 ]
 
 

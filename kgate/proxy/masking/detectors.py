@@ -135,6 +135,8 @@ _REFERENCE = re.compile(
     r"(?i:null|none|nil|true|false|undefined|redacted|\[redacted\]))$"
 )
 _AUTH_SCHEME = re.compile(r"^(?i:bearer|basic|token)[ \t]+")
+# ``api token: API_TOKEN=…`` — a bare value that is itself an assignment keeps its inner key.
+_NESTED = re.compile(r"^([A-Za-z0-9_.-]+)=(?=[^=\s])")
 
 
 def key_is_sensitive(key: str) -> bool:
@@ -455,6 +457,10 @@ class TextScanner:
         scheme = _AUTH_SCHEME.match(value)
         if scheme:
             start += scheme.end()
+            value = text[start:end]
+        nested = _NESTED.match(value) if group == "as_bare" else None
+        if nested and key_is_sensitive(nested.group(1)):
+            start += nested.end()
             value = text[start:end]
         if is_reference(value) or is_placeholder(value):
             return None

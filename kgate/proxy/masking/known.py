@@ -1,0 +1,105 @@
+"""Secret values the session has already masked, recognised again when they turn up as bare text.
+
+Detectors need context (a key, a prefix, a shape); ``kubectl exec pod -- cat /etc/creds/password``
+or ``echo $DB_PASSWORD`` prints a Secret's value with none. But the masker has usually seen that
+value already, in a structured place where it is known to be secret: a Secret's ``data`` or
+``stringData``, a secret-named env value, a last-applied annotation. ``KnownValues`` remembers
+those values (each line of a multi-line one) and finds them in free text, so the text scanner can
+mask them like a detector hit. The proxy can also *prime* it before relaying a pod's logs or exec
+output, by feeding it the pod and the Secrets it mounts (``Masker.learn``).
+
+What is remembered: a value counts when it is long enough to be distinctive (``MIN_LEN``) and
+either sits under a secret-looking key/env name or looks like a credential (letters and digits
+mixed). Plain words (``payments``, ``admin``) under neutral keys (``username``) are not learned:
+masking every ``payments`` in a log would garble output without protecting anything. PEM armour
+lines (``-----BEGIN …``) are skipped; the private-key detector owns them.
+
+Memory is bounded (``MAX_VALUES``); past it, the oldest half is forgotten. Matching uses one
+Aho-Corasick automaton (leftmost-longest), rebuilt lazily after new values arrive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ahocorasick_rs import AhoCorasick, MatchKind
+
+from .placeholders import PREFIX
+
+MIN_LEN = 8
+MAX_VALUES = 50_000
+MAX_VALUE_LEN = 4096
+
+
+def _credential_like(value: str) -> bool:
+    """Letters and digits mixed: how generated passwords, tokens and keys look."""
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+
+
+class KnownValues:
+    """A bounded set of secret values to find again in text (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, None] = {}   # insertion-ordered set
+        self._patterns: list[str] = []
+        self._ac: AhoCorasick | None = None
+        self._dirty = False
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def add(self, value: str, *, sensitive_key: bool = False) -> bool:
+        """Remember ``value`` (line by line); True if anything new was learned."""
+        learned = False
+        for line in value.splitlines() if ("\n" in value or "\r" in value) else (value,):
+            line = line.strip()
+            if (len(line) < MIN_LEN or len(line) > MAX_VALUE_LEN or line.startswith("-----")
+                    or PREFIX in line or line in self._values):
+                continue
+            if not (sensitive_key or _credential_like(line)):
+                continue
+            self._values[line] = None
+            learned = True
+        if learned:
+            self._dirty = True
+            if len(self._values) > MAX_VALUES:
+                for old in list(self._values)[: len(self._values) // 2]:
+                    del self._values[old]
+        return learned
+
+    def add_all(self, values: Iterable[str], *, sensitive_key: bool = False) -> None:
+        for v in values:
+            self.add(v, sensitive_key=sensitive_key)
+
+    def _automaton(self) -> AhoCorasick | None:
+        if self._dirty:
+            self._patterns = list(self._values)
+            self._ac = AhoCorasick(self._patterns, matchkind=MatchKind.LeftmostLongest) \
+                if self._patterns else None
+            self._dirty = False
+        return self._ac
+
+    def find(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) character spans of known values in ``text``: sorted, non-overlapping."""
+        if not self._values or len(text) < MIN_LEN:
+            return []
+        ac = self._automaton()
+        if ac is None:
+            return []
+        if text.isascii():
+            return [(start, end) for _, start, end in ac.find_matches_as_indexes(text)]
+        spans: list[tuple[int, int]] = []
+        for value in self._patterns:   # rare: non-ASCII text, find each value
+            pos = text.find(value)
+            while pos >= 0:
+                spans.append((pos, pos + len(value)))
+                pos = text.find(value, pos + len(value))
+        spans.sort(key=lambda s: (s[0], -s[1]))
+        out: list[tuple[int, int]] = []
+        for s, e in spans:
+            if not out or s >= out[-1][1]:
+                out.append((s, e))
+        return out
+
+    def might_occur(self, text: str) -> bool:
+        return bool(self.find(text))
