@@ -43,9 +43,10 @@ def test_exec_output_is_masked_and_the_rest_kept(shell: Path, kubectl: KubectlRu
     assert TOKEN not in said and said.startswith("token is kgate:masked:")
 
 
-def test_partial_line_arrives_before_the_exit_status(shell: Path, kubectl: KubectlRunner) -> None:
-    # No trailing newline, then a non-zero exit: the held stdout must go out before the
-    # status frame, or kubectl would exit without printing it.
+def test_a_held_partial_line_still_arrives_with_the_exit_code(shell: Path,
+                                                              kubectl: KubectlRunner) -> None:
+    # No trailing newline, then a non-zero exit: the masker holds the partial line, and it
+    # must still be delivered (masked) alongside the exit status.
     proc = kubectl("exec", "shell", "--", "sh", "-c", "echo -n $GITHUB_TOKEN; exit 3",
                    kubeconfig=shell, check=False)
     assert proc.returncode == 3
