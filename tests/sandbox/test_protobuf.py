@@ -32,7 +32,11 @@ def test_all_captures_are_present() -> None:
     assert {"secret-generic", "secret-tls", "secret-docker-registry", "configmap", "namespace",
             "serviceaccount", "deployment", "selfsubjectreview", "ssar-resource",
             "ssar-subresource", "ssar-nonresource", "ssar-named", "ssrr-list", "tokenrequest",
-            "tokenrequest-audiences", "tokenrequest-bound"} <= set(CAPTURES)
+            "tokenrequest-audiences", "tokenrequest-bound", "job", "job-from-cronjob", "cronjob",
+            "service-clusterip", "service-headless", "service-nodeport", "service-loadbalancer",
+            "service-externalname", "role", "rolebinding", "clusterrole",
+            "clusterrole-aggregated", "clusterrolebinding", "ingress", "pdb", "pdb-max",
+            "priorityclass", "quota"} <= set(CAPTURES)
 
 
 @pytest.mark.parametrize("stem", CAPTURES)
@@ -175,7 +179,7 @@ def test_secret_string_data_and_immutable_false_kept() -> None:
 
 
 @pytest.mark.parametrize(("body", "message"), [
-    (_envelope("batch/v1", "Job", _ld(1, _ld(1, "j"))), "no schema"),
+    (_envelope("storage.k8s.io/v1", "StorageClass", _ld(1, _ld(1, "s"))), "no schema"),
     (_envelope("v1", "Secret", _ld(1, _ld(1, "s")) + _ld(9, "surprise")), "not supported"),
     (_envelope("v1", "Secret", _ld(1, _vi(1, 5))), "length-delimited"),
     (_envelope("v1", "Secret", _ld(2, b"\xff")), "truncated"),

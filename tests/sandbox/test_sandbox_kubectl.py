@@ -361,3 +361,32 @@ def test_field_validation_rejects_typos_like_a_real_cluster(
     assert again.returncode == 1
     assert 'strict decoding error: unknown field "dat", unknown field "metadata.labelz"' \
         in again.stderr
+
+
+def test_create_subcommands_sending_protobuf(sandbox_kubeconfig: Path,
+                                             kubectl: KubectlRunner) -> None:
+    """Typed ``kubectl create <kind>`` posts protobuf; each must be decoded and stored."""
+    kc = sandbox_kubeconfig
+    commands = [
+        ["create", "job", "j1", "--image=busybox", "--", "echo", "hi"],
+        ["create", "cronjob", "cj1", "--image=busybox", "--schedule=*/5 * * * *"],
+        ["create", "job", "j2", "--from=cronjob/cj1"],
+        ["create", "service", "clusterip", "s1", "--tcp=80:8080"],
+        ["create", "service", "externalname", "s2", "--external-name=example.com"],
+        ["create", "role", "r1", "--verb=get", "--resource=pods"],
+        ["create", "rolebinding", "rb1", "--role=r1", "--user=bob"],
+        ["create", "clusterrole", "cr1", "--verb=get", "--resource=nodes"],
+        ["create", "clusterrolebinding", "crb1", "--clusterrole=cr1", "--user=bob"],
+        ["create", "ingress", "i1", "--rule=foo.com/bar=s1:80"],
+        ["create", "poddisruptionbudget", "p1", "--selector=app=x", "--min-available=1"],
+        ["create", "priorityclass", "pc1", "--value=1000"],
+        ["create", "quota", "q1", "--hard=pods=10"],
+    ]
+    for args in commands:
+        assert kubectl(*args, kubeconfig=kc).stdout.strip().endswith(" created")
+    names = kubectl("get", "jobs,cronjobs,svc,roles,rolebindings,ingresses,pdb,quota", "-o",
+                    "name", kubeconfig=kc).stdout.split()
+    assert {"job.batch/j2", "cronjob.batch/cj1", "service/s2", "ingress.networking.k8s.io/i1",
+            "resourcequota/q1"} <= set(names)
+    owner = json.loads(kubectl("get", "job", "j2", "-o", "json", kubeconfig=kc).stdout)
+    assert owner["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
