@@ -14,14 +14,15 @@ Status errors, patches. Its building blocks, in request order::
         wire       content negotiation: body decoding, Table/metadata forms, dryRun, Status
         reads      get, list (paging, Table, PartialObjectMetadata), unstored resources
         writes     create, update, patch, delete, deletecollection
+          fields   fieldValidation (Strict/Warn/Ignore) of top-level and metadata fields
         watch      chunked watch streams: resume, selectors, bookmarks, timeouts
         reviews    auth whoami / can-i reviews and ServiceAccount TokenRequests
         subresources  scale; hand-off of pod streams
         selectors  label and field selectors
         patch      merge, strategic merge, JSON patch, server-side apply
         tables     server-side printing (meta.k8s.io Table) like kube-apiserver's printers
-        protobuf   protobuf request bodies → dicts            (engineer B)
-        streams    pods/log, exec, attach, portforward        (engineer B)
+        protobuf   protobuf request bodies → dicts (schema: protoschema)
+        streams    pods/log, exec, attach, portforward
       store      objects, the resourceVersion counter, validation/defaulting, watch fan-out
       controllers  fake scheduler/kubelet/deployment controller reacting to store changes
       registry   resource types from data/api-resources.json (real discovery of 24 GVs)
