@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import orjson
 
 from kgate.proxy import headers as hdr
 from kgate.proxy.attributes import NonCanonicalPath, RequestAttributes, parse_request
@@ -32,7 +35,9 @@ from kgate.proxy.stages.masking import (
     RequestBodyCheck,
     ResponseMasker,
     StreamMasker,
+    needs_priming,
     passes_unmasked,
+    secrets_referenced_by,
 )
 from kgate.proxy.stages.policy import BuiltinGuardrails, Policy
 from kgate.proxy.stages.scope import GrantScope, Ungranted
@@ -93,6 +98,8 @@ class Pipeline:
         if decision.action != "allow":
             raise denied(decision.rule or "policy", decision.message or "denied by policy")
         path_qs = down.raw_path + (f"?{down.raw_query}" if down.raw_query else "")
+        if needs_priming(attrs):
+            await self._prime(attrs)
         if down.is_upgrade:
             await self._relay(down, exchange, attrs, path_qs)
             return
@@ -121,6 +128,43 @@ class Pipeline:
         except BodyRefused as err:
             raise Refusal(422, str(err), rule="no-placeholder-writes") from None
         exchange.body_log = self.body_check.log_copy(attrs, content_type, body)
+
+    async def _prime(self, attrs: RequestAttributes) -> None:
+        """Teach the masker the pod's Secrets before its logs or exec output are relayed.
+
+        Fetched with the broker's credential. A Secret that does not exist is skipped (the pod
+        cannot print it either); any other failure refuses the request, since kgate would not
+        recognise those values in the output.
+        """
+        base = f"/api/v1/namespaces/{quote(attrs.namespace, safe='')}"
+        pod = await self._fetch_json(f"{base}/pods/{quote(attrs.name, safe='')}")
+        if pod is None:
+            return  # no such pod: the request itself will answer 404
+        try:
+            self.masker.learn(pod)
+            for name in secrets_referenced_by(orjson.loads(pod)):
+                secret = await self._fetch_json(f"{base}/secrets/{quote(name, safe='')}")
+                if secret is not None:
+                    self.masker.learn(secret)
+        except (MaskingFailed, orjson.JSONDecodeError) as err:
+            raise Refusal(502, f"could not prepare masking of the pod's output ({err}); "
+                               "refusing to relay output kgate cannot mask") from None
+
+    async def _fetch_json(self, path: str) -> bytes | None:
+        """GET ``path`` upstream as JSON; ``None`` for 404; ``Refusal`` for anything else."""
+        response = await self._forward(UpstreamRequest(
+            method="GET", path_qs=path, headers=(("Accept", "application/json"),)))
+        try:
+            if response.status == 404:
+                return None
+            body = await _read(response, self.upstream.name)
+        finally:
+            response.close()
+        if response.status != 200:
+            raise Refusal(502, f"could not read {path} from {self.upstream.name} "
+                               f"(HTTP {response.status}) to prepare masking of the pod's "
+                               "output; refusing to relay output kgate cannot mask")
+        return body
 
     async def _forward(self, request: UpstreamRequest) -> UpstreamResponse:
         try:

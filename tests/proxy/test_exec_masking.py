@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from kgate.sandbox.registry import default_registry
 from tests.fixtures.kube import KubectlRunner, kubectl_env
 from tests.fixtures.proxy import Proxied
 
@@ -77,3 +79,42 @@ def test_a_prompt_without_newline_shows_while_the_command_waits(shell: Path, kub
             proc.kill()  # unblocks the reader thread before the pool is shut down
         proc.wait(10)
         pool.shutdown()
+
+
+MOUNTED = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: mounted
+  namespace: default
+  annotations: {sandbox.kgate.dev/log: "connecting with @@PASSWORD@@"}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    volumeMounts: [{name: creds, mountPath: /etc/creds}]
+    envFrom: [{secretRef: {name: absent, optional: true}}]
+  volumes: [{name: creds, secret: {secretName: db}}]
+"""
+PASSWORD = "Zq8-no-context-at-all"  # no key=, no known shape: only priming can catch it
+
+
+def test_values_of_secrets_the_session_never_read_are_masked(proxied: Proxied,
+                                                             kubectl: KubectlRunner,
+                                                             tmp_path: Path) -> None:
+    # The Secret is created behind kgate's back (straight into the sandbox): the agent's
+    # session has never seen it, yet exec and logs output must not show its value.
+    secrets = default_registry().preferred("", "secrets")
+    proxied.sandbox.run(lambda: proxied.sandbox.store.create(secrets, "default", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+        "data": {"password": base64.b64encode(PASSWORD.encode()).decode()}}))
+    manifest = tmp_path / "mounted.yaml"
+    manifest.write_text(MOUNTED.replace("@@PASSWORD@@", PASSWORD))
+    kc = proxied.kubeconfig
+    kubectl("apply", "-f", str(manifest), kubeconfig=kc)
+    kubectl("wait", "--for=condition=Ready", "pod/mounted", "--timeout=20s", kubeconfig=kc)
+    catted = kubectl("exec", "mounted", "--", "cat", "/etc/creds/password", kubeconfig=kc)
+    assert PASSWORD not in catted.stdout and catted.stdout.startswith("kgate:masked:")
+    logs = kubectl("logs", "mounted", kubeconfig=kc).stdout
+    assert PASSWORD not in logs and logs.startswith("connecting with kgate:masked:")
+    assert kubectl("exec", "mounted", "--", "echo", "fine", kubeconfig=kc).stdout == "fine\n"

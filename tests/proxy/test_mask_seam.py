@@ -65,6 +65,9 @@ class _Frames:
 
 
 class WordMasker:
+    def __init__(self) -> None:
+        self.learned: list[bytes] = []
+
     def mask_body(self, attrs: RequestAttributes, body: bytes) -> tuple[bytes, int]:
         try:
             orjson.loads(body)
@@ -88,6 +91,9 @@ class WordMasker:
 
     def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes) -> bytes:
         return _hide(body)
+
+    def learn(self, body: bytes) -> None:
+        self.learned.append(body)
 
 
 class BrokenMasker(WordMasker):

@@ -123,9 +123,15 @@ def test_port_forward_refusal_reaches_kubectl(proxied: Proxied, kubectl: Kubectl
     proc = kubectl("port-forward", "pod/web", "0:80", kubeconfig=kc, check=False, timeout=30)
     assert proc.returncode != 0
     assert "does not support port-forward" in proc.stderr
-    tries = [e for e in proxied.exchanges
-             if e.attributes and e.attributes.subresource == "portforward"]
     # WebSocket first, then kubectl's own SPDY fallback: both upstream replies passed through.
+    # The proxy records an exchange just after its reply is out, so kubectl may exit first.
+    deadline = time.monotonic() + 10
+    while True:
+        tries = [e for e in proxied.exchanges
+                 if e.attributes and e.attributes.subresource == "portforward"]
+        if len(tries) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert len(tries) >= 2 and all(e.status not in (101, 502, 503) for e in tries)
 
 

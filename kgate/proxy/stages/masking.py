@@ -101,6 +101,11 @@ class ResponseMasker(Protocol):
         """
         ...
 
+    def learn(self, body: bytes) -> None:
+        """Remember the secret values in a JSON object (a pod, a Secret) so that they are masked
+        even as bare text in logs and exec output; ``MaskingFailed`` if it is not JSON."""
+        ...
+
 
 class RequestBodyCheck(Protocol):
     def check(self, attrs: RequestAttributes, content_type: str, body: bytes) -> None:
@@ -189,6 +194,12 @@ class EngineMasker:
             return None  # forwarded TCP bytes are the app's own protocol, not text to scan
         return _Frames(self.engine.exec_stream())
 
+    def learn(self, body: bytes) -> None:
+        try:
+            self.engine.learn(body)
+        except MaskingError as err:
+            raise MaskingFailed(str(err)) from None
+
     def check(self, attrs: RequestAttributes, content_type: str, body: bytes) -> None:
         found = self.engine.check_request_body(body, content_type)
         if found:
@@ -201,3 +212,47 @@ class EngineMasker:
         kind = "Secret" if attrs.resource == "secrets" and attrs.api_group == "" else None
         copy, _ = self.engine.mask_request_body_for_log(body, content_type, kind=kind)
         return copy
+
+
+def needs_priming(attrs: RequestAttributes) -> bool:
+    """Logs and exec/attach output can print a Secret's value with no key around it (``cat`` of
+    a mounted file): before relaying them the masker must know the pod's Secrets."""
+    return attrs.is_pod_logs or (attrs.is_exec_like and attrs.subresource != "portforward")
+
+
+def secrets_referenced_by(pod: Any) -> list[str]:
+    """Names of the Secrets a pod's containers can read: env, envFrom, volumes, projections."""
+    spec = pod.get("spec") if isinstance(pod, dict) else None
+    if not isinstance(spec, dict):
+        return []
+    names: list[str] = []
+
+    def add(name: Any) -> None:
+        if isinstance(name, str) and name and name not in names:
+            names.append(name)
+
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for container in _dicts(spec.get(key)):
+            for env in _dicts(container.get("env")):
+                ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+                if isinstance(ref, dict):
+                    add(ref.get("name"))
+            for source in _dicts(container.get("envFrom")):
+                ref = source.get("secretRef")
+                if isinstance(ref, dict):
+                    add(ref.get("name"))
+    for volume in _dicts(spec.get("volumes")):
+        secret = volume.get("secret")
+        if isinstance(secret, dict):
+            add(secret.get("secretName"))
+        projected = volume.get("projected")
+        if isinstance(projected, dict):
+            for source in _dicts(projected.get("sources")):
+                ref = source.get("secret")
+                if isinstance(ref, dict):
+                    add(ref.get("name"))
+    return names
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
