@@ -7,6 +7,7 @@ out fresh streaming maskers per response. Everything here is pure: bytes in, byt
 from __future__ import annotations
 
 import gc
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from typing import Any
 import msgspec
 
 from .bulk import dumps, mask_collection
-from .detectors import TextScanner
+from .detectors import TextScanner, key_is_sensitive
 from .known import KnownValues
 from .objects import ObjectMasker
 from .placeholders import MaskingError, Placeholders
@@ -84,9 +85,15 @@ class Masker:
     def __init__(self, settings: MaskingSettings, key: bytes) -> None:
         self.settings = settings
         self._ph = Placeholders(key)
-        self._known = KnownValues()
-        self._scanner = TextScanner(settings, self._ph, self._known)
-        self._objects = ObjectMasker(settings.secret_env_names, self._ph, self._scanner)
+        env_names = re.compile(settings.secret_env_names)
+        self._known = KnownValues(
+            lambda k: key_is_sensitive(k) or env_names.search(k) is not None)
+        # Objects: detectors only (fast on big Lists; they *learn* known values as they go).
+        # Streams (logs, exec): detectors plus the known values, for bare secrets in text.
+        self._scanner = TextScanner(settings, self._ph)
+        self._stream_scanner = TextScanner(settings, self._ph, self._known)
+        self._objects = ObjectMasker(settings.secret_env_names, self._ph, self._scanner,
+                                     self._known)
 
     def placeholder(self, value: bytes | str) -> str:
         """``kgate:masked:<8 hex>`` for ``value``."""
@@ -144,11 +151,11 @@ class Masker:
 
     def text_stream(self) -> LineMasker:
         """A masker for one log stream (``feed``/``close``; ``flush`` emits a held partial line)."""
-        return LineMasker(self._scanner)
+        return LineMasker(self._stream_scanner)
 
     def exec_stream(self) -> FrameMasker:
         """A masker for one exec/attach WebSocket session (channel frames)."""
-        return FrameMasker(lambda: LineMasker(self._scanner))
+        return FrameMasker(lambda: LineMasker(self._stream_scanner))
 
     # -- request bodies ------------------------------------------------------------------------
 

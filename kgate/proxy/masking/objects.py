@@ -25,7 +25,8 @@ from typing import Any
 import msgspec
 
 from .bulk import dumps
-from .detectors import TextScanner, key_is_sensitive
+from .detectors import TextScanner
+from .known import KnownValues
 from .placeholders import Placeholders, is_placeholder
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -36,11 +37,12 @@ _LAST_APPLIED_CACHE = 4096
 class ObjectMasker:
     """Walks decoded JSON documents and masks them in place, returning how many values changed."""
 
-    def __init__(self, env_names: str, placeholders: Placeholders, scanner: TextScanner) -> None:
+    def __init__(self, env_names: str, placeholders: Placeholders, scanner: TextScanner,
+                 known: KnownValues | None = None) -> None:
         self._env = re.compile(env_names)
         self._ph = placeholders
         self._scan = scanner
-        self._known = scanner.known
+        self._known = known          # where Secret values are remembered for text streams
         self._last_applied: dict[str, tuple[str, int]] = {}
 
     # -- entry points ------------------------------------------------------------------------
@@ -142,7 +144,8 @@ class ObjectMasker:
                     if nv is not v:
                         data[k] = nv
                         n += 1
-                        self._learn_b64(k, v)
+                        if self._known is not None:
+                            self._known.defer(k, v, base64=True)
         sdata = o.get("stringData")
         if isinstance(sdata, dict):
             of_text = self._ph.of_text
@@ -150,23 +153,9 @@ class ObjectMasker:
                 if isinstance(v, str) and v and not is_placeholder(v):
                     sdata[k] = of_text(v)
                     n += 1
-                    self._learn(k, v)
+                    if self._known is not None:
+                        self._known.defer(k, v)
         return n
-
-    def _learn(self, key: Any, value: str) -> None:
-        """Remember a Secret value so it is masked again as bare text (``known`` module)."""
-        if self._known is not None:
-            self._known.add(value, sensitive_key=isinstance(key, str) and (
-                key_is_sensitive(key) or self._env.search(key) is not None))
-
-    def _learn_b64(self, key: Any, value: str) -> None:
-        if self._known is None:
-            return
-        try:
-            text = binascii.a2b_base64(value, strict_mode=True).decode()
-        except (binascii.Error, ValueError):
-            return   # not base64 of UTF-8 text: it cannot turn up in text output as such
-        self._learn(key, text)
 
     def _configmap(self, o: dict[str, Any]) -> int:
         n = 0
@@ -301,7 +290,7 @@ class ObjectMasker:
                     e["value"] = self._ph.of_text(value)
                     n += 1
                     if self._known is not None:
-                        self._known.add(value, sensitive_key=True)
+                        self._known.defer(None, value)
                 else:
                     texts.append(value)
         for field in ("command", "args"):
