@@ -98,13 +98,18 @@ def bad_request(message: str) -> ApiError:
 
 @dataclass
 class WatchEvent:
-    """One change: ``type`` is ADDED, MODIFIED or DELETED; ``obj`` is a private copy."""
+    """One change: ``type`` is ADDED, MODIFIED or DELETED; ``obj`` is a private copy.
+
+    ``old`` is the object before a MODIFIED change, so that a selector-filtered watch can tell
+    an object entering its selection (ADDED) from one changing inside it (MODIFIED).
+    """
 
     rv: int
     group: str
     resource: str
     type: str
     obj: Obj
+    old: Obj | None = None
 
 
 @dataclass(eq=False)
@@ -173,9 +178,11 @@ class Store:
         self._rv += 1
         return str(self._rv)
 
-    def _emit(self, group: str, resource: str, type_: str, obj: Obj) -> None:
+    def _emit(self, group: str, resource: str, type_: str, obj: Obj,
+              old: Obj | None = None) -> None:
+        # ``old`` has just been replaced in its bucket and is never mutated again: no copy.
         event = WatchEvent(int(obj["metadata"]["resourceVersion"]), group, resource, type_,
-                           copy.deepcopy(obj))
+                           copy.deepcopy(obj), old)
         self._history.append(event)
         ns = obj["metadata"].get("namespace")
         for w in list(self._watchers):
@@ -320,7 +327,7 @@ class Store:
             return obj
         meta["resourceVersion"] = self._next_rv()
         bucket[key] = obj
-        self._emit(rt.group, rt.name, "MODIFIED", obj)
+        self._emit(rt.group, rt.name, "MODIFIED", obj, old)
         return copy.deepcopy(obj)
 
     def delete(self, rt: ResourceType, namespace: str | None, name: str, *,
@@ -358,11 +365,11 @@ class Store:
         """Store a controller-made change as-is (new resourceVersion, ADDED or MODIFIED)."""
         bucket = self._objects.setdefault((group, resource), {})
         key = _key(obj)
-        type_ = "MODIFIED" if key in bucket else "ADDED"
+        old = bucket.get(key)
         obj = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = self._next_rv()
         bucket[key] = obj
-        self._emit(group, resource, type_, obj)
+        self._emit(group, resource, "ADDED" if old is None else "MODIFIED", obj, old)
         return copy.deepcopy(obj)
 
     # ---- watching -----------------------------------------------------------------------

@@ -31,27 +31,24 @@ BOOKMARK_EVERY = 10.0
 
 
 class _Visibility:
-    """Which objects the watcher currently sees through its name and selectors."""
+    """Which events the watcher sees through its name and selectors.
+
+    Like kube-apiserver's filtered watch: a change that moves an object into the selection is
+    ADDED, out of it DELETED; whether it matched before is judged on the event's old object.
+    """
 
     def __init__(self, name: str | None, keep: Callable[[Mapping[str, Any]], bool]) -> None:
         self.name = name
         self.keep = keep
-        self.matching: set[tuple[str, str]] = set()
 
     def __call__(self, event: WatchEvent) -> WatchEvent | None:
-        """Apply the selectors; objects leaving/entering them appear DELETED/ADDED."""
-        meta = event.obj["metadata"]
-        if self.name is not None and meta.get("name") != self.name:
+        if self.name is not None and event.obj["metadata"].get("name") != self.name:
             return None
-        key = (meta.get("namespace", ""), meta["name"])
-        was, now = key in self.matching, self.keep(event.obj) and event.type != "DELETED"
-        if now:
-            self.matching.add(key)
-        else:
-            self.matching.discard(key)
-        if event.type == "DELETED":
-            return event if was else None
-        if now and not was and event.type == "MODIFIED":
+        now = self.keep(event.obj)
+        if event.type != "MODIFIED":
+            return event if now else None
+        was = event.old is not None and self.keep(event.old)
+        if now and not was:
             return WatchEvent(event.rv, event.group, event.resource, "ADDED", event.obj)
         if was and not now:
             return WatchEvent(event.rv, event.group, event.resource, "DELETED", event.obj)
