@@ -49,7 +49,14 @@ class MaskingFailed(Exception):
 
 
 class BodyRefused(Exception):
-    """A request body a body check refuses (e.g. it writes a mask placeholder back): 422."""
+    """A request body a body check refuses (e.g. it writes a mask placeholder back): 422.
+
+    ``fields`` names the offending fields (dotted paths) where the check could tell.
+    """
+
+    def __init__(self, fields: list[str], message: str) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class UpstreamError(Exception):

@@ -126,7 +126,18 @@ class Pipeline:
         try:
             self.body_check.check(attrs, content_type, body)
         except BodyRefused as err:
-            raise Refusal(422, str(err), rule="no-placeholder-writes") from None
+            # Shaped like kube's Invalid Status: kubectl prints "<field>: <message>" per cause
+            # (and kubectl edit lists them in the file it reopens).
+            message = f"kgate: {err}"
+            causes = [{"reason": "FieldValueInvalid", "field": field,
+                       "message": "kgate: a masked placeholder cannot be written back"}
+                      for field in err.fields[:20]]
+            raise Refusal(422, message, rule="no-placeholder-writes", details={
+                "name": exchange.body.name if exchange.body else attrs.name,
+                "group": attrs.api_group,
+                "kind": (exchange.body.kind if exchange.body else "") or attrs.resource,
+                "causes": causes or [{"reason": "FieldValueInvalid", "message": message}],
+            }) from None
         exchange.body_log = self.body_check.log_copy(attrs, content_type, body)
 
     async def _prime(self, attrs: RequestAttributes) -> None:

@@ -84,3 +84,18 @@ def test_kubectl_cannot_reach_unmaskable_paths(proxied: Proxied, kubectl: Kubect
         assert f"kgate: the non-resource path {path.rstrip('/')} is not forwarded" in proc.stderr
     assert '"minor"' in kubectl("get", "--raw", "/version", kubeconfig=kc).stdout
     assert "deployments" in kubectl("api-resources", kubeconfig=kc).stdout
+
+
+def test_a_placeholder_write_back_names_the_fields(proxied: Proxied,
+                                                   kubectl: KubectlRunner) -> None:
+    kc = proxied.kubeconfig
+    kubectl("create", "secret", "generic", "db", "--from-literal=password=hunter2",
+            "--from-literal=user=app", kubeconfig=kc)
+    shown = kubectl("get", "secret", "db", "-o", "json", kubeconfig=kc).stdout
+    proc = kubectl("replace", "-f", "-", input=shown, kubeconfig=kc, check=False)
+    assert proc.returncode != 0
+    assert 'The Secret "db" is invalid' in proc.stderr
+    assert "* data.password: kgate: a masked placeholder cannot be written back" in proc.stderr
+    assert "* data.user: kgate:" in proc.stderr
+    stored = proxied.sandbox.run(lambda: proxied.sandbox.store.get("", "secrets", "default", "db"))
+    assert stored["data"]["password"] == "aHVudGVyMg=="  # untouched

@@ -86,8 +86,8 @@ class WordMasker:
 
     def check(self, attrs: RequestAttributes, content_type: str, body: bytes) -> None:
         if HIDDEN in body or B64_HIDDEN in body:
-            raise BodyRefused("the body writes a masked value back; kgate refuses to store "
-                              "placeholders")
+            raise BodyRefused([], "the body writes a masked value back; kgate refuses to "
+                                  "store placeholders")
 
     def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes) -> bytes:
         return _hide(body)

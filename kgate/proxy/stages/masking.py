@@ -18,6 +18,9 @@ from __future__ import annotations
 import secrets
 from typing import Any, Protocol
 
+import orjson
+import yaml
+
 from kgate.proxy.attributes import RequestAttributes
 from kgate.proxy.errors import BodyRefused, MaskingFailed
 from kgate.proxy.masking import (
@@ -27,6 +30,7 @@ from kgate.proxy.masking import (
     MaskingSettings,
 )
 from kgate.proxy.masking import FrameMasker as EngineFrames
+from kgate.proxy.masking.roundtrip import count_placeholders
 
 #: One exec/attach frame as the relay sees it: (channel, payload).
 Frame = tuple[int, bytes]
@@ -204,6 +208,7 @@ class EngineMasker:
         found = self.engine.check_request_body(body, content_type)
         if found:
             raise BodyRefused(
+                placeholder_fields(body, content_type),
                 f"the request body contains {found} masked placeholder(s) (kgate:masked:…); "
                 "writing them back would overwrite the real values. Send only the fields you "
                 "mean to change, without masked values")
@@ -256,3 +261,26 @@ def secrets_referenced_by(pod: Any) -> list[str]:
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def placeholder_fields(body: bytes, content_type: str) -> list[str]:
+    """Dotted paths of the fields of a JSON/YAML body that carry a placeholder (raw or base64),
+    so the refusal can name them the way kube names invalid fields; [] if the body is opaque."""
+    try:
+        doc = (yaml.safe_load(body) if "yaml" in content_type else orjson.loads(body))
+    except (yaml.YAMLError, orjson.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return []
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+        elif isinstance(node, str) and count_placeholders(node.encode()):
+            found.append(path)
+
+    walk(doc, "")
+    return found
