@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,24 @@ def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
+@contextlib.contextmanager
+def running(tmp_path: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``kgate sandbox ARGS`` for the duration of the block; killed if still running after it."""
+    proc = start(tmp_path, *args)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def stop(proc: subprocess.Popen[str], signum: int = signal.SIGTERM) -> str:
+    """Send ``signum`` and return what the sandbox printed on stderr."""
+    proc.send_signal(signum)
+    return proc.communicate(timeout=15)[1]
+
+
 def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -41,19 +61,14 @@ def wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 30) -> No
 def test_foreground_sandbox_serves_and_stops_cleanly(tmp_path: Path, kubectl: KubectlRunner,
                                                      signum: int) -> None:
     out = tmp_path / "kc" / "sandbox.yaml"
-    proc = start(tmp_path, "--kubeconfig-out", str(out), "--token", "t0ken", "--seed", "demo")
-    try:
+    with running(tmp_path, "--kubeconfig-out", str(out), "--token", "t0ken", "--seed",
+                 "demo") as proc:
         wait_for(out, proc)
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
         assert "t0ken" in out.read_text()
         names = kubectl("get", "ns", "-o", "name", kubeconfig=out).stdout.split()
         assert "namespace/prod-payments" in names
-        proc.send_signal(signum)
-        _, stderr = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stderr = stop(proc, signum)
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "listening on https://127.0.0.1:" in stderr and str(out) in stderr
@@ -62,15 +77,9 @@ def test_foreground_sandbox_serves_and_stops_cleanly(tmp_path: Path, kubectl: Ku
 
 def test_default_kubeconfig_is_removed_on_exit(tmp_path: Path) -> None:
     default = tmp_path / "home" / "sandbox" / "kubeconfig"
-    proc = start(tmp_path)
-    try:
+    with running(tmp_path) as proc:
         wait_for(default, proc)
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stop(proc)
     assert proc.returncode == 0
     assert not default.exists()
 
@@ -78,22 +87,17 @@ def test_default_kubeconfig_is_removed_on_exit(tmp_path: Path) -> None:
 def test_oidc_flags_let_id_tokens_in(tmp_path: Path, kubectl: KubectlRunner,
                                      oidc_provider: OIDCProvider) -> None:
     out = tmp_path / "kc" / "sandbox.yaml"
-    proc = start(tmp_path, "--kubeconfig-out", str(out), "--oidc-issuer-url",
+    with running(tmp_path, "--kubeconfig-out", str(out), "--oidc-issuer-url",
                  oidc_provider.issuer, "--oidc-client-id", oidc_provider.client_id,
-                 "--oidc-ca-file", str(oidc_provider.ca_file), "--oidc-username-claim", "email")
-    try:
+                 "--oidc-ca-file", str(oidc_provider.ca_file), "--oidc-username-claim",
+                 "email") as proc:
         wait_for(out, proc)
         oidc_config = write_kubeconfig(tmp_path / "alice" / "config", server=_server(out),
                                        ca_pem=_ca(out), token=oidc_provider.login("alice").id_token)
         whoami = kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}",
                          kubeconfig=oidc_config)
         assert whoami.stdout == "alice@example.com"
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        stderr = stop(proc)
     assert proc.returncode == 0, stderr
 
 
