@@ -4,11 +4,17 @@ They exist so that what a user does with kubectl has the consequences they expec
 Running and Ready with a podIP; a Deployment gets a ReplicaSet, which gets ``spec.replicas`` Pods
 (copied from the template, owner references set); statuses follow, so ``kubectl rollout status``
 finishes and ``kubectl scale`` shows up in ``get``; deleting an owner deletes what it owns; every
-new namespace gets a ``default`` ServiceAccount.
+new namespace gets a ``default`` ServiceAccount. A Job gets ``spec.completions`` pods
+(``parallelism`` at a time) that run for ``JOB_POD_SECONDS`` and then exit 0 — or with the code
+in the pod template's ``sandbox.kgate.dev/exit-code`` annotation, in which case the Job retries
+up to ``backoffLimit`` and then fails — so ``kubectl wait --for=condition=complete`` and
+``kubectl logs job/x`` behave. A ResourceQuota's status mirrors its ``spec.hard``, with object
+counts as ``used``.
 
 Controllers react to store changes, but never inside the write that caused them: each change
 schedules a reconcile with ``loop.call_soon``, so the API call that triggered it answers first,
-as with a real cluster (only a lot faster).
+as with a real cluster (only a lot faster). The one timed step is a Job pod's run: it schedules
+its exit with ``loop.call_later``, which then goes through the same queue.
 """
 
 from __future__ import annotations
@@ -27,6 +33,14 @@ from kgate.sandbox.store import Store, WatchEvent, now_rfc3339
 
 Obj = dict[str, Any]
 NODE_NAME = "sandbox-node"
+JOB_POD_SECONDS = 0.2
+EXIT_CODE_ANNOTATION = "sandbox.kgate.dev/exit-code"
+# ResourceQuota names counted as "used" (object counts); compute resources stay at 0.
+_QUOTA_COUNTED = {"pods": ("", "pods"), "services": ("", "services"),
+                  "configmaps": ("", "configmaps"), "secrets": ("", "secrets"),
+                  "persistentvolumeclaims": ("", "persistentvolumeclaims"),
+                  "replicationcontrollers": ("", "replicationcontrollers"),
+                  "resourcequotas": ("", "resourcequotas")}
 _HASH_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -45,8 +59,26 @@ def _owned_by(obj: Obj, uid: str) -> bool:
     return any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or [])
 
 
+def _controller_kind(obj: Obj) -> str | None:
+    return next((ref.get("kind") for ref in obj["metadata"].get("ownerReferences") or []
+                 if ref.get("controller")), None)
+
+
+def _phase(pod: Obj) -> str:
+    return str((pod.get("status") or {}).get("phase") or "Pending")
+
+
+def _exit_code(pod: Obj) -> int:
+    """The exit code a Job pod's containers "return" (a bad annotation value fails the pod)."""
+    raw = ((pod["metadata"].get("annotations") or {}).get(EXIT_CODE_ANNOTATION) or "0")
+    try:
+        return int(raw)
+    except ValueError:
+        return 1
+
+
 class Controllers:
-    """Reconcilers for namespaces, pods, ReplicaSets, Deployments and StatefulSets."""
+    """Reconcilers for namespaces, pods, ReplicaSets, Deployments, StatefulSets, Jobs, quotas."""
 
     def __init__(self, store: Store, registry: Registry,
                  loop: asyncio.AbstractEventLoop) -> None:
@@ -78,7 +110,7 @@ class Controllers:
             self._enqueue("pod", ns, name)
         if res == ("", "pods"):
             for ref in meta.get("ownerReferences") or []:
-                if ref.get("kind") in ("ReplicaSet", "StatefulSet"):
+                if ref.get("kind") in ("ReplicaSet", "StatefulSet", "Job"):
                     self._enqueue(ref["kind"], ns, ref["name"])
         elif res == ("apps", "replicasets"):
             if event.type != "DELETED":
@@ -90,6 +122,12 @@ class Controllers:
             self._enqueue("Deployment", ns, name)
         elif res == ("apps", "statefulsets") and event.type != "DELETED":
             self._enqueue("StatefulSet", ns, name)
+        elif res == ("batch", "jobs") and event.type != "DELETED":
+            self._enqueue("Job", ns, name)
+        if res[0] == "" and res[1] in ("resourcequotas", "pods", "services", "configmaps",
+                                       "secrets", "persistentvolumeclaims"):
+            for quota in self.store.list("", "resourcequotas", ns or None):
+                self._enqueue("quota", ns, quota["metadata"]["name"])
 
     def _drain(self) -> None:
         # Bounded: a bug must not spin the loop forever.
@@ -111,7 +149,8 @@ class Controllers:
         self._last_event_ns = max(time.time_ns(), self._last_event_ns + 1)
         return f"{self._last_event_ns:x}"
 
-    def _record(self, obj: Obj, reason: str, message: str, component: str) -> None:
+    def _record(self, obj: Obj, reason: str, message: str, component: str,
+                type_: str = "Normal") -> None:
         """Write a core/v1 Event about ``obj`` (what ``kubectl describe`` shows at the bottom)."""
         meta = obj["metadata"]
         now = now_rfc3339()
@@ -125,7 +164,7 @@ class Controllers:
                                "apiVersion": obj["apiVersion"],
                                "resourceVersion": meta.get("resourceVersion", "")},
             "reason": reason, "message": message, "source": {"component": component},
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": "Normal",
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1, "type": type_,
             "eventTime": None, "reportingComponent": component, "reportingInstance": ""})
 
     # ---- reconcilers -------------------------------------------------------------------------
@@ -138,7 +177,7 @@ class Controllers:
                              "creationTimestamp": now_rfc3339()}})
 
     def _reconcile_gc(self, namespace: str, uid: str) -> None:
-        for group, resource in (("apps", "replicasets"), ("", "pods")):
+        for group, resource in (("batch", "jobs"), ("apps", "replicasets"), ("", "pods")):
             for obj in self.store.list(group, resource, namespace or None):
                 if _owned_by(obj, uid):
                     self.store.delete_raw(group, resource, namespace, obj["metadata"]["name"])
@@ -181,6 +220,30 @@ class Controllers:
                          "present on machine", "kubelet")
             self._record(pod, "Created", f"Created container: {c.get('name', '')}", "kubelet")
             self._record(pod, "Started", f"Started container {c.get('name', '')}", "kubelet")
+        if _controller_kind(pod) == "Job":
+            self.loop.call_later(JOB_POD_SECONDS, self._enqueue, "podexit", namespace, name)
+
+    def _reconcile_podexit(self, namespace: str, name: str) -> None:
+        """A Job pod's containers exit: Succeeded (exit 0) or Failed, containers terminated."""
+        pod = self.store.get("", "pods", namespace, name)
+        if pod is None or _phase(pod) != "Running":
+            return
+        code = _exit_code(pod)
+        now = now_rfc3339()
+        st = pod["status"]
+        st["phase"] = "Succeeded" if code == 0 else "Failed"
+        done_reason = "PodCompleted" if code == 0 else "PodFailed"
+        for cond in st.get("conditions") or []:
+            if cond["type"] in ("Ready", "ContainersReady", "PodReadyToStartContainers"):
+                cond.update(status="False", lastTransitionTime=now)
+                if cond["type"] != "PodReadyToStartContainers":
+                    cond["reason"] = done_reason
+        for cs in st.get("containerStatuses") or []:
+            started = (cs.get("state") or {}).get("running", {}).get("startedAt", now)
+            cs.update(ready=False, started=False, state={"terminated": {
+                "exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                "startedAt": started, "finishedAt": now, "containerID": cs.get("containerID")}})
+        self.store.put_raw("", "pods", pod)
 
     def _pods_of(self, owner: Obj) -> list[Obj]:
         ns = owner["metadata"]["namespace"]
@@ -360,3 +423,83 @@ class Controllers:
               "spec": {"replicas": replicas, "selector": selector, "template": template},
               "status": {"replicas": 0}}
         return self.store.put_raw("apps", "replicasets", rs)
+
+    # ---- Jobs and quotas ---------------------------------------------------------------------
+    def _reconcile_job(self, namespace: str, name: str) -> None:
+        """kube's job controller, cut down: start pods, count them, finish or fail the Job."""
+        job = self.store.get("batch", "jobs", namespace, name)
+        if job is None:
+            return
+        spec = job.get("spec") or {}
+        old = job.get("status") or {}
+        status = copy.deepcopy(old)
+        conditions: list[Obj] = status.get("conditions") or []
+        finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                       for c in conditions)
+        want = int(spec["completions"]) if spec.get("completions") is not None else 1
+        parallelism = int(spec.get("parallelism", 1))
+        pods = self._pods_of(job)
+        succeeded = sum(1 for p in pods if _phase(p) == "Succeeded")
+        failed = sum(1 for p in pods if _phase(p) == "Failed")
+        active = [p for p in pods if _phase(p) in ("Pending", "Running")]
+        now = now_rfc3339()
+        if not finished and not spec.get("suspend"):
+            status.setdefault("startTime", now)
+            if failed > int(spec.get("backoffLimit", 6)):
+                for pod in active:
+                    self.store.delete_raw("", "pods", namespace, pod["metadata"]["name"])
+                active = []
+                message = "Job has reached the specified backoff limit"
+                conditions += [_job_condition("FailureTarget", "BackoffLimitExceeded", message,
+                                              now),
+                               _job_condition("Failed", "BackoffLimitExceeded", message, now)]
+                self._record(job, "BackoffLimitExceeded", message, "job-controller", "Warning")
+            elif succeeded >= want:
+                message = "Reached expected number of succeeded pods"
+                conditions += [_job_condition("SuccessCriteriaMet", "CompletionsReached",
+                                              message, now),
+                               _job_condition("Complete", "CompletionsReached", message, now)]
+                status["completionTime"] = now
+                self._record(job, "Completed", "Job completed", "job-controller")
+            else:
+                for _ in range(min(parallelism, want - succeeded) - len(active)):
+                    pod_name = f"{name}-{_short_hash([name, uuid.uuid4().hex], 5)}"
+                    self._new_pod(job, pod_name, {})
+                    self._record(job, "SuccessfulCreate", f"Created pod: {pod_name}",
+                                 "job-controller")
+                active = [p for p in self._pods_of(job) if _phase(p) in ("Pending", "Running")]
+        if conditions:
+            status["conditions"] = conditions
+        for key, count in (("active", len(active)), ("succeeded", succeeded),
+                           ("failed", failed)):
+            if count:
+                status[key] = count
+            else:
+                status.pop(key, None)
+        status["ready"] = sum(1 for p in active if _phase(p) == "Running")
+        status["terminating"] = 0
+        status["uncountedTerminatedPods"] = {}
+        self._set_status("batch", "jobs", job, status)
+
+    def _reconcile_quota(self, namespace: str, name: str) -> None:
+        """What the quota controller reports: ``hard`` from the spec, object counts as ``used``."""
+        quota = self.store.get("", "resourcequotas", namespace, name)
+        if quota is None:
+            return
+        hard = dict((quota.get("spec") or {}).get("hard") or {})
+        used: Obj = {}
+        for resource in hard:
+            counted = _QUOTA_COUNTED.get(resource)
+            if counted is None and resource.startswith("count/"):
+                plural, _, group = resource[len("count/"):].partition(".")
+                counted = (group, plural)
+            objs = self.store.list(*counted, namespace) if counted else []
+            if counted == ("", "pods"):
+                objs = [p for p in objs if _phase(p) not in ("Succeeded", "Failed")]
+            used[resource] = str(len(objs))
+        self._set_status("", "resourcequotas", quota, {"hard": hard, "used": used})
+
+
+def _job_condition(type_: str, reason: str, message: str, now: str) -> Obj:
+    return {"type": type_, "status": "True", "lastProbeTime": now, "lastTransitionTime": now,
+            "reason": reason, "message": message}

@@ -31,6 +31,7 @@ Obj = dict[str, Any]
 Listener = Callable[["WatchEvent"], None]
 
 HISTORY_SIZE = 5000
+NODE_PORT_MIN, NODE_PORT_MAX = 30000, 32767
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -146,11 +147,30 @@ class Store:
         self._watchers: set[Watcher] = set()
         self._listeners: list[Listener] = []
         self._next_ip = 1
+        self._next_node_port = NODE_PORT_MIN
 
     def allocate_cluster_ip(self) -> str:
         """A fresh Service ClusterIP from 10.96.0.0/12 (deterministic order)."""
         self._next_ip += 1
         return f"10.96.{self._next_ip // 250}.{self._next_ip % 250 + 1}"
+
+    def node_ports_in_use(self, exclude: tuple[str, str]) -> set[int]:
+        """nodePorts held by Services other than ``exclude`` (namespace, name)."""
+        return {int(p["nodePort"])
+                for key, svc in self._objects.get(("", "services"), {}).items() if key != exclude
+                for p in (svc.get("spec") or {}).get("ports") or []
+                if isinstance(p, dict) and isinstance(p.get("nodePort"), int)}
+
+    def allocate_node_port(self, used: set[int]) -> int:
+        """The next port of 30000-32767 not in ``used``, in order (kube picks at random)."""
+        span = NODE_PORT_MAX - NODE_PORT_MIN + 1
+        for _ in range(span):
+            port = self._next_node_port
+            self._next_node_port = NODE_PORT_MIN + (port + 1 - NODE_PORT_MIN) % span
+            if port not in used:
+                return port
+        raise ApiError(500, "Internal error occurred: failed to allocate a nodePort: range is "
+                       "full")
 
     # ---- reading ------------------------------------------------------------------------
     @property
@@ -319,6 +339,7 @@ class Store:
             for carried in ("clusterIP", "clusterIPs"):
                 if carried in (old.get("spec") or {}) and carried not in obj.get("spec", {}):
                     obj.setdefault("spec", {})[carried] = old["spec"][carried]
+            _carry_node_ports(old, obj)
         apply_defaults(rt, obj, self)
         meta["resourceVersion"] = old["metadata"]["resourceVersion"]
         if obj == old:
@@ -503,6 +524,20 @@ def apply_defaults(rt: ResourceType, obj: Obj, store: Store) -> None:
             spec.setdefault("parallelism", 1)
             spec.setdefault("completions", 1)
             spec.setdefault("backoffLimit", 6)
+            spec.setdefault("completionMode", "NonIndexed")
+            spec.setdefault("suspend", False)
+            spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+            _default_job(obj, spec)
+        obj.setdefault("status", {})
+    elif kind == "CronJob" and isinstance(spec, dict):
+        spec.setdefault("suspend", False)
+        spec.setdefault("concurrencyPolicy", "Allow")
+        spec.setdefault("successfulJobsHistoryLimit", 3)
+        spec.setdefault("failedJobsHistoryLimit", 1)
+        template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template")
+        if isinstance(template, dict) and isinstance(template.get("spec"), dict):
+            template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+            _default_pod_spec(template["spec"])
         obj.setdefault("status", {})
     elif kind == "Service" and isinstance(spec, dict):
         spec.setdefault("type", "ClusterIP")
@@ -518,4 +553,67 @@ def apply_defaults(rt: ResourceType, obj: Obj, store: Store) -> None:
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
                 port.setdefault("targetPort", port.get("port"))
+        _default_node_ports(rt, obj, spec, store)
         obj.setdefault("status", {"loadBalancer": {}})
+
+
+def _default_job(obj: Obj, spec: Obj) -> None:
+    """kube's generated selector: the Job's uid, on the selector and the pod template labels.
+
+    ``kubectl logs job/x`` and ``describe`` find the Job's pods through this selector. Like
+    kube, a Job without labels shows its template's labels.
+    """
+    meta = obj["metadata"]
+    uid, name = meta.get("uid"), meta.get("name")
+    template = spec.get("template")
+    if not uid or spec.get("manualSelector") or not isinstance(template, dict):
+        return
+    spec.setdefault("selector", {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}})
+    labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    for key, value in (("batch.kubernetes.io/controller-uid", uid),
+                       ("batch.kubernetes.io/job-name", name), ("controller-uid", uid),
+                       ("job-name", name)):
+        labels.setdefault(key, value)
+    if not meta.get("labels"):
+        meta["labels"] = dict(labels)
+
+
+def _default_node_ports(rt: ResourceType, obj: Obj, spec: Obj, store: Store) -> None:
+    """NodePort and LoadBalancer Services get a nodePort per port unless they name a free one."""
+    type_ = spec.get("type")
+    if type_ not in ("NodePort", "LoadBalancer"):
+        return
+    spec.setdefault("externalTrafficPolicy", "Cluster")
+    if type_ == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]
+    used = store.node_ports_in_use(_key(obj))
+    for i, port in enumerate(ports):
+        wanted = port.get("nodePort")
+        if isinstance(wanted, int) and wanted:
+            if wanted in used:
+                raise invalid(rt, obj["metadata"]["name"], [(
+                    f"spec.ports[{i}].nodePort", "FieldValueInvalid",
+                    f"Invalid value: {wanted}: provided port is already allocated")])
+            used.add(wanted)
+    if type_ == "LoadBalancer" and not spec["allocateLoadBalancerNodePorts"]:
+        return
+    for port in ports:
+        if not port.get("nodePort"):
+            port["nodePort"] = store.allocate_node_port(used)
+            used.add(port["nodePort"])
+
+
+def _carry_node_ports(old: Obj, new: Obj) -> None:
+    """An update that omits nodePorts (``kubectl apply`` of the same manifest) keeps them."""
+    spec = new.get("spec")
+    if not isinstance(spec, dict) or spec.get("type") not in ("NodePort", "LoadBalancer"):
+        return
+    previous = {(p.get("port"), p.get("protocol", "TCP")): p["nodePort"]
+                for p in (old.get("spec") or {}).get("ports") or []
+                if isinstance(p, dict) and p.get("nodePort")}
+    for port in spec.get("ports") or []:
+        if isinstance(port, dict) and not port.get("nodePort"):
+            carried = previous.get((port.get("port"), port.get("protocol", "TCP")))
+            if carried:
+                port["nodePort"] = carried

@@ -52,8 +52,7 @@ def _age(obj: Obj, now: dt.datetime) -> str:
     ts = (obj.get("metadata") or {}).get("creationTimestamp")
     if not ts:
         return "<unknown>"
-    created = dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    return human_duration((now - created).total_seconds())
+    return human_duration((now - _parse_ts(ts)).total_seconds())
 
 
 def _name(obj: Obj) -> str:
@@ -149,20 +148,95 @@ def _serviceaccount_row(obj: Obj, now: dt.datetime) -> list[Any]:
     return [_name(obj), len(obj.get("secrets") or []), _age(obj, now)]
 
 
+def _parse_ts(ts: str) -> dt.datetime:
+    return dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+def _has_condition(obj: Obj, type_: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == "True"
+               for c in _status(obj).get("conditions") or [])
+
+
 def _job_row(obj: Obj, now: dt.datetime) -> list[Any]:
-    st = _status(obj)
+    spec, st = _spec(obj), _status(obj)
+    # kube 1.32's order: terminal conditions first, then deletion, then interim conditions.
+    if (obj.get("metadata") or {}).get("deletionTimestamp") and not (
+            _has_condition(obj, "Complete") or _has_condition(obj, "Failed")):
+        status = "Terminating"
+    else:
+        status = next((c for c in ("Complete", "Failed", "Suspended", "FailureTarget",
+                                   "SuccessCriteriaMet") if _has_condition(obj, c)), "Running")
     done = int(st.get("succeeded", 0))
-    status = "Complete" if done >= int(_spec(obj).get("completions", 1)) else "Running"
+    if spec.get("completions") is not None:
+        completions = f"{done}/{spec['completions']}"
+    elif int(spec.get("parallelism") or 1) > 1:
+        completions = f"{done}/1 of {spec['parallelism']}"
+    else:
+        completions = f"{done}/1"
+    duration = ""
+    if st.get("startTime"):
+        end = _parse_ts(st["completionTime"]) if st.get("completionTime") else now
+        duration = human_duration((end - _parse_ts(st["startTime"])).total_seconds())
     names, images = _containers(obj)
-    return [_name(obj), status, f"{done}/{_spec(obj).get('completions', 1)}", "0s",
-            _age(obj, now), names, images, _selector(obj)]
+    return [_name(obj), status, completions, duration, _age(obj, now), names, images,
+            _selector(obj)]
 
 
 def _cronjob_row(obj: Obj, now: dt.datetime) -> list[Any]:
     spec = _spec(obj)
+    job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    names, images = _containers({"spec": job_spec})
+    suspend = spec.get("suspend")
+    last = _status(obj).get("lastScheduleTime")
+    last_age = human_duration((now - _parse_ts(last)).total_seconds()) if last else "<none>"
     return [_name(obj), spec.get("schedule", ""), spec.get("timeZone") or "<none>",
-            str(bool(spec.get("suspend", False))), len(_status(obj).get("active") or []),
-            "<none>", _age(obj, now)]
+            "<unset>" if suspend is None else str(bool(suspend)),
+            len(_status(obj).get("active") or []), last_age,
+            _age(obj, now), names, images, _selector({"spec": job_spec})]
+
+
+def _binding_row(obj: Obj, now: dt.datetime) -> list[Any]:
+    ref = obj.get("roleRef") or {}
+    subjects = obj.get("subjects") or []
+
+    def of(kind: str) -> str:
+        return ",".join(
+            (f"{s.get('namespace', '')}/{s.get('name', '')}" if kind == "ServiceAccount"
+             else str(s.get("name", ""))) for s in subjects if s.get("kind") == kind)
+
+    return [_name(obj), f"{ref.get('kind', '')}/{ref.get('name', '')}", _age(obj, now),
+            of("User"), of("Group"), of("ServiceAccount")]
+
+
+def _ingress_row(obj: Obj, now: dt.datetime) -> list[Any]:
+    spec = _spec(obj)
+    rules = spec.get("rules") or []
+    hosts = [r["host"] for r in rules[:3] if r.get("host")]
+    shown = ",".join(hosts) or "*"
+    if len(rules) > 3:
+        shown += f" + {len(rules) - 3} more..."
+    ingress = (_status(obj).get("loadBalancer") or {}).get("ingress") or []
+    address = ",".join(i.get("ip") or i.get("hostname") or "" for i in ingress)
+    return [_name(obj), spec.get("ingressClassName") or "<none>", shown, address,
+            "80, 443" if spec.get("tls") else "80", _age(obj, now)]
+
+
+def _pdb_row(obj: Obj, now: dt.datetime) -> list[Any]:
+    spec = _spec(obj)
+    return [_name(obj), str(spec.get("minAvailable", "N/A")),
+            str(spec.get("maxUnavailable", "N/A")),
+            int(_status(obj).get("disruptionsAllowed", 0)), _age(obj, now)]
+
+
+def _quota_row(obj: Obj, now: dt.datetime) -> list[Any]:
+    st = _status(obj)
+    used, hard = st.get("used") or {}, st.get("hard") or {}
+    request: list[str] = []
+    limit: list[str] = []
+    for resource in sorted(_spec(obj).get("hard") or {}):
+        column = limit if resource.split(".")[0] == "limits" and "." in resource else request
+        column.append(f"{resource}: {used.get(resource, '0')}/{hard.get(resource, '0')}")
+    return [_name(obj), _age(obj, now), ", ".join(request), ", ".join(limit)]
 
 
 def _event_row(obj: Obj, now: dt.datetime) -> list[Any]:
@@ -183,6 +257,9 @@ def _default_row(obj: Obj, now: dt.datetime) -> list[Any]:
 def _c(name: str, type_: str = "string", priority: int = 0, description: str = "") -> Column:
     return (name, type_, priority, description)
 
+
+_BINDING_COLUMNS = [_NAME, _c("Role"), _AGE, _c("Users", priority=1),
+                    _c("Groups", priority=1), _c("ServiceAccounts", priority=1)]
 
 PRINTERS: dict[str, Printer] = {
     "Pod": ([_NAME, _c("Ready"), _c("Status"), _c("Restarts"), _AGE, _c("IP", priority=1),
@@ -206,7 +283,16 @@ PRINTERS: dict[str, Printer] = {
              _c("Containers", priority=1), _c("Images", priority=1),
              _c("Selector", priority=1)], _job_row),
     "CronJob": ([_NAME, _c("Schedule"), _c("Timezone"), _c("Suspend", "boolean"),
-                 _c("Active", "integer"), _c("Last Schedule"), _AGE], _cronjob_row),
+                 _c("Active", "integer"), _c("Last Schedule"), _AGE,
+                 _c("Containers", priority=1), _c("Images", priority=1),
+                 _c("Selector", priority=1)], _cronjob_row),
+    "RoleBinding": (_BINDING_COLUMNS, _binding_row),
+    "ClusterRoleBinding": (_BINDING_COLUMNS, _binding_row),
+    "Ingress": ([_NAME, _c("Class"), _c("Hosts"), _c("Address"), _c("Ports"), _AGE],
+                _ingress_row),
+    "PodDisruptionBudget": ([_NAME, _c("Min Available"), _c("Max Unavailable"),
+                             _c("Allowed Disruptions", "integer"), _AGE], _pdb_row),
+    "ResourceQuota": ([_NAME, _AGE, _c("Request"), _c("Limit")], _quota_row),
     "Event": ([_c("Last Seen"), _c("Type"), _c("Reason"), _c("Object"), _c("Message")],
               _event_row),
     "Role": ([_NAME, _c("Created At", "date")], _created_at_row),
