@@ -89,6 +89,11 @@ class Downstream(Protocol):
 
     async def finish(self) -> None: ...
 
+    @property
+    def started(self) -> bool:
+        """Whether the reply's head has gone out (a Status can no longer be sent)."""
+        ...
+
     def abort(self) -> None:
         """Drop the connection (a stream failed after its head was sent)."""
         ...

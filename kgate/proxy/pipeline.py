@@ -10,8 +10,12 @@ talks to the agent through ``Downstream`` and to the API server through ``Upstre
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 import orjson
@@ -41,6 +45,8 @@ from kgate.proxy.stages.masking import (
 )
 from kgate.proxy.stages.policy import BuiltinGuardrails, Policy
 from kgate.proxy.stages.scope import GrantScope, Ungranted
+
+log = logging.getLogger("kgate.proxy")
 
 MAX_REQUEST_BODY = 16 * 1024 * 1024
 MAX_MASKED_BODY = 512 * 1024 * 1024
@@ -76,9 +82,32 @@ class Pipeline:
             await down.respond(refusal.code, _STATUS_HEADERS, refusal.body())
         except ConnectionError:
             exchange.message = "the client went away"
+        except Exception as err:  # a bug must still fail closed, and politely
+            await self._internal_error(down, exchange, err)
         finally:
             exchange.ended = time.time()
             self.audit.record(exchange)
+
+    async def _internal_error(self, down: Downstream, exchange: Exchange,
+                              err: Exception) -> None:
+        """A bug in kgate: the agent gets a 500 Status (or a cut stream), never partial data.
+
+        Only the exception's type and where it happened are logged: its message could quote
+        a value from the request or the reply.
+        """
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        log.error("kgate: internal error (%s at %s) on %s %s", type(err).__name__, where,
+                  down.method, down.raw_path)
+        exchange.decision, exchange.status = "error", 500
+        exchange.message = f"internal error ({type(err).__name__} at {where})"
+        if down.started:
+            down.abort()
+            return
+        refusal = Refusal(500, "internal error in kgate; the request was not completed and "
+                               "nothing from it was passed on (details are in kgate's log)")
+        with contextlib.suppress(ConnectionError):
+            await down.respond(500, _STATUS_HEADERS, refusal.body())
 
     async def _run(self, down: Downstream, exchange: Exchange) -> None:
         if not self.session.authenticate(hdr.get(down.headers, "authorization")):

@@ -74,6 +74,10 @@ class AiohttpDownstream:
         assert self.response is not None
         await self.response.write_eof()
 
+    @property
+    def started(self) -> bool:
+        return self.response is not None and self.response.prepared
+
     def abort(self) -> None:
         if self._request.transport is not None:
             self._request.transport.abort()

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 
 import orjson
 import pytest
 
-from kgate.proxy.attributes import parse_request
+from kgate.proxy.attributes import RequestAttributes, parse_request
 from kgate.proxy.errors import Refusal
 from kgate.proxy.stages.body import inspect_body
-from kgate.proxy.stages.masking import passes_unmasked
+from kgate.proxy.stages.masking import EngineMasker, passes_unmasked
 from tests.fixtures.kube import KubectlRunner
-from tests.fixtures.proxy import Proxied
+from tests.fixtures.proxy import Proxied, start_proxy_thread
 
 # A body real kubectl 1.32 sent for `create secret generic demo-secret -n team-a …`.
 PROTOBUF_SECRET = (Path(__file__).parents[1] / "sandbox" / "data"
@@ -99,3 +100,31 @@ def test_a_placeholder_write_back_names_the_fields(proxied: Proxied,
     assert "* data.user: kgate:" in proc.stderr
     stored = proxied.sandbox.run(lambda: proxied.sandbox.store.get("", "secrets", "default", "db"))
     assert stored["data"]["password"] == "aHVudGVyMg=="  # untouched
+
+
+class _BuggyMasker(EngineMasker):
+    """The real engine, except that masking a reply hits a bug quoting a secret value."""
+
+    def mask_body(self, attrs: RequestAttributes, body: bytes) -> tuple[bytes, int]:
+        raise RuntimeError("bug while handling hunter2")
+
+
+def test_a_bug_fails_closed_with_a_status_and_a_quiet_log(
+        proxied: Proxied, kubectl: KubectlRunner, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    kubectl("create", "secret", "generic", "db", "--from-literal=password=hunter2",
+            kubeconfig=proxied.kubeconfig)
+    thread, proxy, audit = start_proxy_thread(proxied.upstream_kubeconfig, proxied.home,
+                                              masker=_BuggyMasker())
+    try:
+        kc = proxy.write_kubeconfig(tmp_path / "buggy" / "kubeconfig")
+        with caplog.at_level(logging.ERROR, logger="kgate.proxy"):
+            proc = kubectl("get", "secret", "db", "-o", "json", kubeconfig=kc, check=False)
+    finally:
+        thread.stop()
+    assert proc.returncode != 0
+    assert "(InternalError): kgate: internal error in kgate" in proc.stderr
+    assert "aHVudGVyMg==" not in proc.stdout + proc.stderr
+    logged = caplog.text
+    assert "RuntimeError at test_fail_closed.py" in logged and "hunter2" not in logged
+    assert any(e.status == 500 and e.decision == "error" for e in audit.exchanges)
