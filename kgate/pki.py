@@ -45,11 +45,6 @@ class ServerIdentity:
         ctx.set_alpn_protocols(["http/1.1"])
         return ctx
 
-    def client_context(self) -> ssl.SSLContext:
-        """An SSL context that trusts exactly this CA (for tests and benchmarks)."""
-        ctx = ssl.create_default_context(cadata=self.ca_pem.decode())
-        return ctx
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)

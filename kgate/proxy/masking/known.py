@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from ahocorasick_rs import AhoCorasick, MatchKind
 
@@ -113,10 +113,6 @@ class KnownValues:
                     del self._values[old]
         return learned
 
-    def add_all(self, values: Iterable[str], *, sensitive_key: bool = False) -> None:
-        for v in values:
-            self.add(v, sensitive_key=sensitive_key)
-
     def _automaton(self) -> AhoCorasick | None:
         if self._dirty:
             self._patterns = list(self._values)
@@ -149,6 +145,3 @@ class KnownValues:
             if not out or s >= out[-1][1]:
                 out.append((s, e))
         return out
-
-    def might_occur(self, text: str) -> bool:
-        return bool(self.find(text))
