@@ -1,0 +1,126 @@
+"""Paths the sandbox cannot exercise, against a tiny raw TLS upstream on loopback: a SPDY/3.1
+upgrade that upstream accepts is relayed byte for byte, and an upstream that never answers
+becomes a 504 Status."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kgate.kubeconfig import write_kubeconfig
+from kgate.pki import issue_server_identity
+from kgate.proxy import upstream as upstream_module
+from kgate.proxy.runner import ProxyOptions, ProxyThread, RunningProxy
+from kgate.upstream_config import load_upstream
+
+SILENT_PATH = "/api/v1/namespaces/default/configmaps/silent"
+
+
+class RawUpstream:
+    """Answers a SPDY upgrade with 101 then echoes; never answers ``SILENT_PATH``."""
+
+    def __init__(self, state: Path) -> None:
+        self.identity = issue_server_identity(state)
+        self.context = self.identity.server_context(state / "srv")
+        self.loop = asyncio.new_event_loop()
+        self.seen: list[str] = []
+        self.port = 0
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        self.seen.append(head)
+        if SILENT_PATH in head.split("\r\n", 1)[0]:
+            await asyncio.sleep(3600)
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                     b"Upgrade: SPDY/3.1\r\n\r\n")
+        while data := await reader.read(4096):
+            writer.write(data.upper())
+            await writer.drain()
+        writer.close()
+
+    def start(self) -> None:
+        async def listen() -> None:
+            server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.context)
+            self.port = server.sockets[0].getsockname()[1]
+
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        asyncio.run_coroutine_threadsafe(listen(), self.loop).result(10)
+
+    def stop(self) -> None:
+        async def cancel_connections() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_connections(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+@pytest.fixture
+def raw_proxy(tmp_path: Path) -> Iterator[tuple[RawUpstream, RunningProxy]]:
+    upstream = RawUpstream(tmp_path / "upstream")
+    upstream.start()
+    kubeconfig = write_kubeconfig(tmp_path / "user" / "config",
+                                  server=f"https://127.0.0.1:{upstream.port}",
+                                  ca_pem=upstream.identity.ca_pem, token="broker-token")
+    thread = ProxyThread(ProxyOptions(upstream=load_upstream(kubeconfig), home=tmp_path / "home"))
+    try:
+        yield upstream, thread.start()
+    finally:
+        thread.stop()
+        upstream.stop()
+
+
+def _tls(proxy: RunningProxy) -> ssl.SSLSocket:
+    ctx = ssl.create_default_context(cadata=proxy.ca_pem.decode())
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", proxy.port), timeout=10),
+                           server_hostname="127.0.0.1")
+
+
+def test_spdy_upgrade_is_relayed_byte_for_byte(raw_proxy: tuple[RawUpstream, RunningProxy]
+                                               ) -> None:
+    upstream, proxy = raw_proxy
+    sock = _tls(proxy)
+    sock.sendall(b"POST /api/v1/namespaces/default/pods/web/portforward HTTP/1.1\r\n"
+                 b"Host: 127.0.0.1\r\nAuthorization: Bearer " + proxy.session.token.encode()
+                 + b"\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+                 b"X-Stream-Protocol-Version: portforward.k8s.io\r\nContent-Length: 0\r\n\r\n")
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        reply += sock.recv(4096)
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101")
+    sock.sendall(b"raw spdy frames \x00\x01\x02")
+    echoed = rest
+    while len(echoed) < 19:
+        echoed += sock.recv(4096)
+    assert echoed == b"RAW SPDY FRAMES \x00\x01\x02"
+    sock.close()
+    # Upstream saw the broker's credential, never the session token.
+    assert "Bearer broker-token" in upstream.seen[0]
+    assert proxy.session.token not in upstream.seen[0]
+
+
+def test_an_upstream_that_never_answers_is_a_504(raw_proxy: tuple[RawUpstream, RunningProxy],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    _, proxy = raw_proxy
+    monkeypatch.setattr(upstream_module, "HEAD_TIMEOUT", 0.5)  # the real bound is 120 s
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", proxy.port, timeout=10,
+        context=ssl.create_default_context(cadata=proxy.ca_pem.decode()))
+    conn.request("GET", SILENT_PATH, headers={"Authorization": f"Bearer {proxy.session.token}"})
+    resp = conn.getresponse()
+    body = json.loads(resp.read())
+    conn.close()
+    assert resp.status == 504 and body["reason"] == "Timeout"
+    message = body["message"]
+    assert message.startswith("kgate: the API server") and "did not answer" in message
