@@ -39,11 +39,10 @@ from kgate.proxy.stages.masking import (
     RequestBodyCheck,
     ResponseMasker,
     StreamMasker,
-    needs_priming,
     passes_unmasked,
-    secrets_referenced_by,
 )
 from kgate.proxy.stages.policy import BuiltinGuardrails, Policy
+from kgate.proxy.stages.priming import needs_priming, secrets_referenced_by
 from kgate.proxy.stages.scope import GrantScope, Ungranted
 
 log = logging.getLogger("kgate.proxy")
