@@ -23,7 +23,10 @@ Status errors, patches. Its building blocks, in request order::
         tables     server-side printing (meta.k8s.io Table) like kube-apiserver's printers
         protobuf   protobuf request bodies → dicts (schema: protoschema)
         streams    pods/log, exec, attach, portforward
-      store      objects, the resourceVersion counter, validation/defaulting, watch fan-out
+      store      objects, the resourceVersion counter, watch fan-out
+        validation  body shape, DNS names, Secret stringData folding; pure
+        defaults    the fields kube-apiserver's defaulters fill in
+        apierrors   ApiError and the Status messages kube sends (not found, invalid, …)
       controllers  fake scheduler/kubelet/deployment controller reacting to store changes
       registry   resource types from data/api-resources.json (real discovery of 24 GVs)
       seed       base namespaces and the leaky ``demo`` data set

@@ -22,8 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
+from kgate.sandbox.apierrors import ApiError, bad_request
 from kgate.sandbox.registry import ResourceType
-from kgate.sandbox.store import ApiError, bad_request
 
 Obj = dict[str, Any]
 

@@ -16,7 +16,7 @@ import yaml
 from aiohttp import web
 
 from kgate.sandbox import protobuf
-from kgate.sandbox.store import ApiError, bad_request
+from kgate.sandbox.apierrors import ApiError, bad_request
 from kgate.status import status
 
 JSON = "application/json"
