@@ -27,7 +27,12 @@ Status errors, patches. Its building blocks, in request order::
         validation  body shape, DNS names, Secret stringData folding; pure
         defaults    the fields kube-apiserver's defaulters fill in
         apierrors   ApiError and the Status messages kube sends (not found, invalid, …)
-      controllers  fake scheduler/kubelet/deployment controller reacting to store changes
+      controllers  which store change wakes which reconciler; the queue that runs them
+        controlplane  what reconcilers share: store, loop, enqueue, Event recorder
+        kubelet     pods scheduled, Running and Ready; Job pods exit
+        workloads   Deployments → ReplicaSets → Pods; StatefulSets
+        jobs        Job pods to completion or backoff failure
+        namespaces  default ServiceAccount, owner-reference GC, quota usage
       registry   resource types from data/api-resources.json (real discovery of 24 GVs)
       seed       base namespaces and the leaky ``demo`` data set
 """
