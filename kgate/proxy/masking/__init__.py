@@ -4,8 +4,11 @@ Pure functions of their inputs (no sockets, clocks or files); the proxy's mask s
 
 * ``settings``     — ``MaskingSettings`` from the policy's ``masking:`` block, validated.
 * ``placeholders`` — ``kgate:masked:<8 hex>``: keyed BLAKE2b of the value, per-session key, cached.
-* ``detectors``    — free-text detectors (private keys, AWS/GitHub/GitLab/Slack tokens, JWTs,
-  URL passwords, ``key=value`` assignments, custom regexes) producing span edits.
+* ``catalogue``    — each detector's regex, anchors and match handler.
+* ``detectors``    — ``TextScanner``: one Aho-Corasick pass finds anchors, only matching
+  detectors (private keys, AWS/GitHub/GitLab/Slack/Stripe tokens, JWTs, URL passwords,
+  ``key=value`` assignments, custom regexes) run; produces span edits.
+* ``known``        — values seen as secret this session, found again as bare text in streams.
 * ``objects``      — walks Secrets, Lists, Tables, watch events, last-applied annotations, env.
 * ``streams``      — chunked logs, NDJSON watch streams and exec frames with bounded hold-back.
 * ``roundtrip``    — finds placeholders written back in request bodies (raw or base64) → 422.
