@@ -23,6 +23,10 @@ Status errors, patches. Its building blocks, in request order::
         tables     server-side printing (meta.k8s.io Table) like kube-apiserver's printers
         protobuf   protobuf request bodies → dicts (schema: protoschema)
         streams    pods/log, exec, attach, portforward
+          podshell   exec's interpreter: sh, lists, pipelines, argv entry point
+            podview      a pod's files, environment and standard streams
+            shellsyntax  words, quotes, operators, $VAR expansion; pure
+            coreutils    echo, cat, env, ls, grep … built-ins
       store      objects, the resourceVersion counter, watch fan-out
         validation  body shape, DNS names, Secret stringData folding; pure
         defaults    the fields kube-apiserver's defaulters fill in
