@@ -10,15 +10,14 @@ Run: ``python -m bench.passthrough KUBECONFIG STATE_DIR`` → prints ``ready htt
 from __future__ import annotations
 
 import asyncio
-import base64
 import ssl
 import sys
 from pathlib import Path
 
-import yaml
 from aiohttp import ClientSession, TCPConnector, web
 
 from kgate.pki import issue_server_identity
+from kgate.upstream_config import load_upstream
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-authorization",
         "authorization", "host", "content-length"}
@@ -26,11 +25,11 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy
 
 def read_endpoint(kubeconfig: Path) -> tuple[str, str, ssl.SSLContext]:
     """Server URL, bearer token and a trusting SSL context from a kgate-written kubeconfig."""
-    doc = yaml.safe_load(kubeconfig.read_text())
-    cluster = doc["clusters"][0]["cluster"]
-    ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
-    token = doc["users"][0]["user"]["token"]
-    return cluster["server"], token, ssl.create_default_context(cadata=ca)
+    settings = load_upstream(kubeconfig)
+    if settings.token is None or settings.ca_pem is None:
+        raise SystemExit(f"{kubeconfig}: expected a token and CA data")
+    return (settings.server, settings.token,
+            ssl.create_default_context(cadata=settings.ca_pem.decode()))
 
 
 async def main(kubeconfig: Path, state: Path) -> None:

@@ -21,6 +21,7 @@ import pytest
 from kgate.proxy.attributes import RequestAttributes
 from kgate.proxy.errors import BodyRefused, MaskingFailed
 from kgate.proxy.stages.masking import FrameMasker, StreamMasker
+from kgate.upstream_config import load_upstream
 from tests.fixtures.kube import KubectlRunner, popen_kubectl
 from tests.fixtures.proxy import Proxied, start_proxy_thread
 
@@ -192,16 +193,13 @@ def test_unmaskable_reply_is_502_and_never_passed(proxied: Proxied, kubectl: Kub
 
 def test_spdy_exec_is_refused_when_output_must_be_masked(masked: tuple[Path, Proxied]) -> None:
     kc, proxied = masked
-    import yaml
-
-    doc = yaml.safe_load(kc.read_text())
-    url = doc["clusters"][0]["cluster"]["server"]
-    ca = base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
-    host, port = url.removeprefix("https://").split(":")
-    conn = http.client.HTTPSConnection(host, int(port), timeout=10,
-                                       context=ssl.create_default_context(cadata=ca))
+    agent = load_upstream(kc)
+    assert agent.ca_pem is not None
+    host, port = agent.host_port
+    trust = ssl.create_default_context(cadata=agent.ca_pem.decode())
+    conn = http.client.HTTPSConnection(host, port, timeout=10, context=trust)
     conn.request("POST", "/api/v1/namespaces/default/pods/talker/exec?command=ls&stdout=true",
-                 headers={"Authorization": f"Bearer {doc['users'][0]['user']['token']}",
+                 headers={"Authorization": f"Bearer {agent.token}",
                           "Connection": "Upgrade", "Upgrade": "SPDY/3.1",
                           "X-Stream-Protocol-Version": "v4.channel.k8s.io"})
     resp = conn.getresponse()

@@ -32,17 +32,9 @@ def test_upstream_sees_the_broker_not_the_session(proxied: Proxied, kubectl: Kub
     assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == BROKER_USER.username
     # The session token means nothing to the API server itself.
     direct = write_kubeconfig(tmp_path / "direct" / "config", server=proxied.sandbox_url,
-                              ca_pem=_sandbox_ca(proxied), token=proxied.proxy.session.token)
+                              ca_pem=proxied.sandbox.ca_pem, token=proxied.proxy.session.token)
     refused = kubectl("get", "pods", kubeconfig=direct, check=False)
     assert refused.returncode != 0 and "You must be logged in" in refused.stderr
-
-
-def _sandbox_ca(proxied: Proxied) -> bytes:
-    import base64
-
-    import yaml
-    doc = yaml.safe_load(proxied.upstream_kubeconfig.read_text())
-    return base64.b64decode(doc["clusters"][0]["cluster"]["certificate-authority-data"])
 
 
 def test_agent_kubeconfig_holds_no_upstream_credential(proxied: Proxied) -> None:
@@ -111,7 +103,7 @@ def test_upstream_down_is_a_503_kubectl_prints(proxied: Proxied, kubectl: Kubect
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     dead = write_kubeconfig(tmp_path / "dead" / "config", server=f"https://127.0.0.1:{port}",
-                            ca_pem=_sandbox_ca(proxied), token="irrelevant")
+                            ca_pem=proxied.sandbox.ca_pem, token="irrelevant")
     thread, proxy, _ = start_proxy_thread(dead, tmp_path / "home2")
     try:
         kc = proxy.write_kubeconfig(tmp_path / "agent2" / "config")
@@ -136,7 +128,7 @@ def test_non_resource_requests_pass(proxied: Proxied) -> None:
 def test_rejected_broker_credential_is_named(proxied: Proxied, kubectl: KubectlRunner,
                                              tmp_path: Path) -> None:
     stale = write_kubeconfig(tmp_path / "stale" / "config", server=proxied.sandbox_url,
-                             ca_pem=_sandbox_ca(proxied), token="expired-broker-token")
+                             ca_pem=proxied.sandbox.ca_pem, token="expired-broker-token")
     thread, proxy, _ = start_proxy_thread(stale, tmp_path / "home4")
     try:
         kc = proxy.write_kubeconfig(tmp_path / "agent4" / "config")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import signal
@@ -14,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from kgate.kubeconfig import write_kubeconfig
+from kgate.upstream_config import load_upstream
 from tests.fixtures.idp import OIDCProvider
 from tests.fixtures.kube import KubectlRunner
 
@@ -92,8 +91,11 @@ def test_oidc_flags_let_id_tokens_in(tmp_path: Path, kubectl: KubectlRunner,
                  "--oidc-ca-file", str(oidc_provider.ca_file), "--oidc-username-claim",
                  "email") as proc:
         wait_for(out, proc)
-        oidc_config = write_kubeconfig(tmp_path / "alice" / "config", server=_server(out),
-                                       ca_pem=_ca(out), token=oidc_provider.login("alice").id_token)
+        admin = load_upstream(out)
+        assert admin.ca_pem is not None
+        oidc_config = write_kubeconfig(tmp_path / "alice" / "config", server=admin.server,
+                                       ca_pem=admin.ca_pem,
+                                       token=oidc_provider.login("alice").id_token)
         whoami = kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}",
                          kubeconfig=oidc_config)
         assert whoami.stdout == "alice@example.com"
@@ -107,11 +109,3 @@ def test_oidc_issuer_without_client_id_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "--oidc-client-id" in stderr and "Traceback" not in stderr
 
-
-def _server(kubeconfig: Path) -> str:
-    return str(yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
-
-
-def _ca(kubeconfig: Path) -> bytes:
-    data = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]
-    return base64.b64decode(data["certificate-authority-data"])
