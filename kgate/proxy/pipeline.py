@@ -149,8 +149,8 @@ class Pipeline:
         """What the body is (kind/name, even for protobuf), refused if it writes masks back."""
         content_type = hdr.get(down.headers, "content-type") or ""
         exchange.bytes_in = len(body)
-        exchange.body = inspect_body(content_type,
-                                     hdr.get(down.headers, "content-encoding"), body)
+        facts = exchange.body = inspect_body(content_type,
+                                             hdr.get(down.headers, "content-encoding"), body)
         try:
             self.body_check.check(attrs, content_type, body)
         except BodyRefused as err:
@@ -161,9 +161,9 @@ class Pipeline:
                        "message": "kgate: a masked placeholder cannot be written back"}
                       for field in err.fields[:20]]
             raise Refusal(422, message, rule="no-placeholder-writes", details={
-                "name": exchange.body.name if exchange.body else attrs.name,
+                "name": facts.name,
                 "group": attrs.api_group,
-                "kind": (exchange.body.kind if exchange.body else "") or attrs.resource,
+                "kind": facts.kind or attrs.resource,
                 "causes": causes or [{"reason": "FieldValueInvalid", "message": message}],
             }) from None
         exchange.body_log = self.body_check.log_copy(attrs, content_type, body)
