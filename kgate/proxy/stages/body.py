@@ -10,7 +10,7 @@ cannot be read, or that arrives compressed, is refused: policy and masking canno
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -36,6 +36,9 @@ class BodyFacts:
     kind: str = ""
     name: str = ""
     namespace: str = ""
+    #: The parsed JSON/YAML document (None for protobuf): parsed once here, passed on to the
+    #: body checks and the log copy instead of being parsed again.
+    document: Any = field(default=None, compare=False, repr=False)
 
 
 def inspect_body(content_type: str, content_encoding: str | None, body: bytes) -> BodyFacts:
@@ -63,13 +66,14 @@ def inspect_body(content_type: str, content_encoding: str | None, body: bytes) -
         raise Refusal(415, f"request bodies of type {media or 'unknown'} cannot be inspected; "
                            "send JSON, YAML or Kubernetes protobuf")
     if not isinstance(doc, dict):
-        return BodyFacts(media, digest, len(body))  # a JSON patch (list) names no object
+        # a JSON patch (list) names no object
+        return BodyFacts(media, digest, len(body), document=doc)
     meta = doc.get("metadata")
     if not isinstance(meta, dict):
         meta = {}
     return BodyFacts(media, digest, len(body), _str(doc.get("apiVersion")), _str(doc.get("kind")),
                      _str(meta.get("name")) or _str(meta.get("generateName")),
-                     _str(meta.get("namespace")))
+                     _str(meta.get("namespace")), document=doc)
 
 
 def _parse(media: str, body: bytes, load: Any, error: type[Exception]) -> Any:
