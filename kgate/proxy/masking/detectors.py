@@ -27,6 +27,7 @@ from .catalogue import (
     DetectorHandlers,
     Edit,
     Handler,
+    is_reference,
     key_is_sensitive,
 )
 from .known import KnownValues
@@ -34,7 +35,7 @@ from .placeholders import PLACEHOLDER_RE, PREFIX, Placeholders
 from .settings import DETECTOR_NAMES, MaskingSettings
 
 # Imported by the masker and the tests from here; they live in ``catalogue``.
-__all__ = ["Edit", "TextScanner", "key_is_sensitive"]
+__all__ = ["Edit", "TextScanner", "is_reference", "key_is_sensitive"]
 
 #: Values up to this length (annotations, env, cells) skip the automaton when no anchor occurs.
 _SHORT = 512
@@ -57,14 +58,14 @@ class TextScanner:
         for name in DETECTOR_NAMES:
             if name not in settings.detectors:
                 continue
-            rx, exact, lower, back = BUILTIN[name]
-            handler = handlers.of(name)
-            regex = re.compile(rx)
-            for a in exact:
-                self._exact.setdefault(a, []).append(
-                    _Probe(regex, handler, "scheme" if back == "scheme" else ""))
-            for a in lower:
-                self._lower.setdefault(a, []).append(_Probe(regex, handler, "key"))
+            for detector in BUILTIN[name]:
+                handler = handlers.of(detector)
+                regex = re.compile(detector.regex)
+                back = "scheme" if detector.back == "scheme" else ""
+                for a in detector.exact:
+                    self._exact.setdefault(a, []).append(_Probe(regex, handler, back))
+                for a in detector.lower:
+                    self._lower.setdefault(a, []).append(_Probe(regex, handler, "key"))
         # a lower-case anchor that contains another (``aws_secret`` ⊃ ``secret``) tries both
         for a, probes in self._lower.items():
             for b, others in self._lower.items():
@@ -208,7 +209,7 @@ class TextScanner:
             if pos < covered:
                 continue
             if probe.back == "key":
-                start = _scan_back(text, pos, KEY_CHARS, MAX_KEY)
+                start = _scan_key_back(text, pos)
             elif probe.back == "scheme":
                 start = _scan_back(text, pos, SCHEME_CHARS, 32)
             else:
@@ -220,10 +221,15 @@ class TextScanner:
             m = probe.regex.match(text, start)
             if m is None:
                 continue
-            edit = probe.handler(m)
-            if edit is not None:
-                edits.append(edit)
-                covered = max(covered, edit.end)
+            found = probe.handler(m)
+            if found is None:
+                continue
+            if isinstance(found, Edit):
+                edits.append(found)
+                covered = max(covered, found.end)
+            else:
+                # several spans (a YAML alias's anchors): they may lie anywhere in the text
+                edits.extend(found)
 
     # -- post-processing ---------------------------------------------------------------------
 
@@ -275,6 +281,24 @@ def _ascii_lower(text: str) -> str:
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _scan_key_back(text: str, pos: int) -> int:
+    """Start of the key word ending at ``pos``: key characters and ``\\uXXXX`` escapes (a JSON
+    key may spell ``pass\\u0077ord``), at most ``MAX_KEY`` characters back."""
+    stop = max(0, pos - MAX_KEY)
+    while pos > stop:
+        if (pos >= 6 and text[pos - 6] == "\\" and text[pos - 5] == "u"
+                and all(c in _HEX for c in text[pos - 4:pos])):
+            pos -= 6
+        elif text[pos - 1] in KEY_CHARS:
+            pos -= 1
+        else:
+            break
+    return pos
 
 
 def _scan_back(text: str, pos: int, chars: frozenset[str], limit: int) -> int:

@@ -21,8 +21,11 @@ DETECTOR_NAMES: tuple[str, ...] = (
     "gitlab-token",
     "stripe-key",
     "slack-token",
+    "vendor-token",
     "url-password",
     "assignment",
+    "command-line",
+    "sql-password",
 )
 
 _BLOCK_KEYS = ("secretEnvNames", "detectors", "custom")

@@ -1,0 +1,304 @@
+"""Values that follow a sensitive key, in every syntax a config file, log or manifest uses.
+
+The ``assignment`` detector is tried where a secret word (``pass``, ``token``, ``key``…) occurs;
+the scanner steps back to the start of the key word and hands the key match here. The key is
+decoded (``pass\\u0077ord``) and judged by ``keys.key_is_sensitive`` — the same function the
+object walker uses — and only then is the value found, by what follows the key:
+
+* ``key=value``, ``key: value``, ``"key": "value"``, ``key => 'value'``, ``\\"key\\":\\"v\\"``;
+  quoted values may hold spaces (``'it''s'`` is YAML's escaped quote);
+* YAML: block scalars (``key: |`` / ``>-`` and the more-indented lines below), plain values on
+  the next lines, anchors and tags (``key: &pw !!str value``) and aliases (``key: *pw`` masks
+  the value where ``&pw`` is defined, whatever key holds it);
+* XML elements ``<password>v</password>`` (CDATA too) — attributes are ``key="v"`` above;
+* a sensitive *name* followed by its value: ``{"name": "DB_PASSWORD", "value": "v"}``,
+  ``- name: DB_PASSWORD`` / ``value: v``, ``<add key="DbPassword" value="v"/>``;
+* ``key value`` without a separator, only where that is a known syntax: ``--password v`` and
+  other flags, ``password 'quoted'`` (SQL ``PASSWORD 'v'``), ``PASSWORD('v')``, the ``.netrc``
+  line (``machine h login u password p``), directives such as ``requirepass``/``masterauth``,
+  ``bearer <token>``, and a config line that is just ``key value`` where the value looks
+  generated (letters and digits or symbols mixed) — so prose like "the token was rotated" or
+  "token expired" is left alone.
+
+Every handler keeps the key and the syntax around the value and leaves placeholders alone.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .edit import Edit
+from .keys import counts_tokens, decode_key, is_reference, key_is_sensitive
+from .placeholders import Placeholders, is_placeholder
+
+#: The key word at which the regex is tried (JSON ``\\u`` and YAML ``\\x`` escapes allowed).
+KEY_REGEX = r"(?P<as_key>(?:[A-Za-z0-9_.-]|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2})+)"
+
+_SEP = re.compile(r"\\?[\"']?[ \t]*(?P<sep>:=|=>|[:=])(?![:=])[ \t]*")
+_YAML_PROPS = re.compile(r"(?:(?:&[^\s,\[\]{}]+|![^\s]*)(?:[ \t]+|(?=\r?\n|$)))+")
+_ALIAS = re.compile(r"\*(?P<name>[^\s,\[\]{}]+)[ \t]*(?:#.*)?$", re.M)
+_BLOCK = re.compile(r"[|>][0-9+-]{0,3}[ \t]*(?:#[^\n]*)?(?=\r?\n|$)")
+_EOL = re.compile(r"[ \t]*(?:#[^\n]*)?(?=\r?\n|$)")
+_ESC_DQ = re.compile(r"\\\"(?P<v>(?:[^\"\\\n]|\\[^\"\n])*)\\\"")
+_DQ = re.compile(r"\"(?P<v>(?:[^\"\\\n]|\\.)*)(?:\"|$)", re.M)
+_SQ = re.compile(r"'(?P<v>(?:[^'\n]|'')*)(?:'|$)", re.M)
+_BARE = re.compile(r"[^\s\"'&]+")
+_AUTH_SCHEME = re.compile(r"(?i:bearer|basic|token|digest)[ \t]+(?=[^\s\"'&])")
+# ``api token: API_TOKEN=…`` — a bare value that is itself an assignment keeps its inner key.
+_NESTED = re.compile(r"^([A-Za-z0-9_.-]+)=(?=[^=\s])")
+# ``Password=x;EndpointSuffix=core`` — a connection string's next ``Key=`` ends the value.
+_NEXT_FIELD = re.compile(r";[ \t]*[A-Za-z][A-Za-z0-9 _.-]*=")
+_MAPPING_LINE = re.compile(r"[ \t]*(?:[\"'][^\"'\n]*[\"']|[^\s:#\"'-][^:#\n]*):(?:[ \t]|$)")
+_XML_OPEN = re.compile(r"(?:[ \t\r\n][^<>]*)?(?<!/)>")
+_CDATA = re.compile(r"[ \t\r\n]*<!\[CDATA\[(?P<v>.*?)\]\]>", re.S)
+_XML_TEXT = re.compile(r"(?P<v>[^<]*)</")
+_NAME_BEFORE = re.compile(r"(?:^|[\s{,\"'<-])(?i:name|key)[\"']?[ \t]*[:=][ \t]*[\"']?$")
+_NAMED_JSON = re.compile(r"[\"'][ \t]*,[ \t\r\n]*[\"'](?i:value)[\"'][ \t]*:[ \t]*")
+_NAMED_ATTR = re.compile(r"[\"'][ \t\r\n]+(?i:value)[ \t]*=[ \t]*")
+_NAMED_YAML = re.compile(r"[\"']?[ \t]*\r?\n[ \t]*(?:-[ \t]+)?value:[ \t]*")
+_SPACE = re.compile(r"[ \t]+")
+# ``["--password", "v"]`` and ``- --password`` / ``- v``: a flag's value as the next list item.
+_FLAG_NEXT = re.compile(r"[\"']?[ \t]*(?:,[ \t\r\n]*|\r?\n[ \t]*-[ \t]+)(?=[^\s-])")
+_CALL = re.compile(r"[ \t]*\([ \t]*(?=['\"])")
+_NETRC = re.compile(r"(?:^|\s)(?:machine|login|default)\s", re.M)
+#: Config directives whose argument is a secret (redis.conf, keepalived, openvpn…).
+_DIRECTIVES = frozenset({"requirepass", "masterauth", "auth_pass", "rpcpassword"})
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+class KeyedValues:
+    """The ``assignment`` detector's handler, bound to one placeholder key."""
+
+    def __init__(self, placeholders: Placeholders) -> None:
+        self._ph = placeholders
+
+    def assignment(self, m: re.Match[str]) -> list[Edit] | Edit | None:
+        """Find the value that belongs to the key matched at ``as_key``, if the key is secret."""
+        raw = m.group("as_key")
+        key = decode_key(raw)
+        if not key_is_sensitive(key.lstrip("-")):
+            return None
+        text, start, end = m.string, m.start("as_key"), m.end("as_key")
+        sep = _SEP.match(text, end)
+        if sep is not None and not text.startswith(":", sep.end()):
+            return self._after_sep(text, key, start, sep.end(), sep.group("sep"))
+        if start > 0 and text[start - 1] in "<:":
+            edit = self._xml_element(text, start, end)
+            if edit is not None:
+                return edit
+        named = self._named_value(text, key, start, end)
+        if named is not None:
+            return named
+        return self._spaced(text, key, start, end)
+
+    # -- key SEP value ------------------------------------------------------------------------
+
+    def _after_sep(self, text: str, key: str, kstart: int, pos: int,
+                   sep: str) -> list[Edit] | Edit | None:
+        yaml = sep == ":"
+        line_start = _starts_line(text, kstart)
+        if yaml:
+            props = _YAML_PROPS.match(text, pos)
+            if props is not None:
+                pos = props.end()
+            alias = _ALIAS.match(text, pos)
+            if alias is not None:
+                return self._alias(text, alias.group("name"))
+            if _BLOCK.match(text, pos) or _EOL.match(text, pos):
+                if line_start or _starts_line(text, kstart, quoted=True):
+                    return self._block(text, key, kstart)
+                return None
+        return self._value_at(text, key, pos, yaml and line_start)
+
+    def _value_at(self, text: str, key: str, pos: int, to_eol: bool) -> Edit | None:
+        """The scalar starting at ``pos``: quoted, escaped-quoted, or bare."""
+        if text.startswith('\\"', pos):
+            q = _ESC_DQ.match(text, pos)
+            return self._span(text, key, *q.span("v")) if q else None
+        if text.startswith('"', pos):
+            q = _DQ.match(text, pos)
+            return self._span(text, key, *q.span("v")) if q else None
+        if text.startswith("'", pos):
+            q = _SQ.match(text, pos)
+            return self._span(text, key, *q.span("v")) if q else None
+        if text.startswith(("{", "[", "#"), pos):
+            return None   # a nested object or list: its own keys are judged on their own
+        scheme = _AUTH_SCHEME.match(text, pos)
+        if scheme is not None:
+            pos = scheme.end()            # ``Authorization: Bearer <token>`` keeps the scheme
+        bare = _BARE.match(text, pos)
+        if bare is None:
+            return None
+        start, end = bare.span()
+        if to_eol:
+            # YAML-ish ``password: two words # comment`` — the value runs to the end of the line.
+            eol = _line_end(text, end)
+            line = text[start:eol]
+            hash_at = line.find(" #")
+            end = start + len((line if hash_at < 0 else line[:hash_at]).rstrip())
+        value = text[start:end]
+        nested = _NESTED.match(value)
+        if nested and key_is_sensitive(nested.group(1)):
+            start += nested.end()
+            value = text[start:end]
+        cut = _NEXT_FIELD.search(value)
+        if cut:
+            end = start + cut.start()
+        return self._span(text, key, start, end)
+
+    def _span(self, text: str, key: str, start: int, end: int) -> Edit | None:
+        value = text[start:end]
+        if is_reference(value) or is_placeholder(value.strip()):
+            return None
+        if _DIGITS.match(value) and counts_tokens(key):
+            return None   # ``tokens: 2048`` counts tokens; a token is never digits only
+        ph = self._ph.of_text(value)
+        return Edit(start, end, ph, ph)
+
+    # -- YAML: values below the key ------------------------------------------------------------
+
+    def _block(self, text: str, key: str, kstart: int) -> Edit | None:
+        """A block scalar or a plain value on the following, more-indented lines."""
+        sol = text.rfind("\n", 0, kstart) + 1
+        indent = len(text[sol:kstart]) - len(text[sol:kstart].lstrip(" \t"))
+        pos = _line_end(text, kstart)
+        first, last = -1, -1
+        lines: list[str] = []
+        while pos < len(text):
+            nxt = pos + 1
+            eol = _line_end(text, nxt)
+            line = text[nxt:eol]
+            body = line.strip()
+            lead = len(line) - len(line.lstrip(" \t"))
+            if body:
+                same_level_item = lead == indent and body.startswith("- ") and not lines \
+                    and text[sol:kstart].strip(" \t") == ""
+                if lead <= indent and not same_level_item:
+                    break
+                if not lines and _MAPPING_LINE.match(line) and not body.startswith("- "):
+                    return None   # a nested mapping: its keys are judged on their own
+                if first < 0:
+                    first = nxt + lead
+                last = nxt + len(line.rstrip())
+                lines.append(body)
+            pos = eol
+        if first < 0:
+            return None
+        value = "\n".join(lines)
+        if is_reference(value) or is_placeholder(value):
+            return None
+        ph = self._ph.of_text(value)
+        return Edit(first, last, ph, ph)
+
+    def _alias(self, text: str, name: str) -> list[Edit] | None:
+        """``password: *pw``: mask the value wherever ``&pw`` is defined in this text."""
+        edits: list[Edit] = []
+        marker = "&" + name
+        pos = text.find(marker)
+        while pos >= 0:
+            after = pos + len(marker)
+            if after >= len(text) or text[after] in " \t\r\n":
+                sol = text.rfind("\n", 0, pos) + 1
+                probe = _YAML_PROPS.match(text, pos)
+                vpos = probe.end() if probe else after
+                if _BLOCK.match(text, vpos) or _EOL.match(text, vpos):
+                    edit = self._block(text, "", sol + (len(text[sol:pos])
+                                                        - len(text[sol:pos].lstrip())))
+                else:
+                    edit = self._value_at(text, "", vpos, _starts_line_yaml(text, sol, pos))
+                if edit is not None:
+                    edits.append(edit)
+            pos = text.find(marker, after)
+        return edits or None
+
+    # -- XML and name/value pairs -------------------------------------------------------------
+
+    def _xml_element(self, text: str, start: int, end: int) -> Edit | None:
+        if text[start - 1] == ":":
+            lt = text.rfind("<", max(0, start - 64), start)
+            if lt < 0 or not text[lt + 1:start - 1].replace("-", "").replace(".", "").isalnum():
+                return None
+        head = _XML_OPEN.match(text, end)
+        if head is None:
+            return None
+        cdata = _CDATA.match(text, head.end())
+        if cdata is not None:
+            return self._span(text, "", *cdata.span("v"))
+        body = _XML_TEXT.match(text, head.end())
+        if body is None:
+            return None
+        s, e = body.span("v")
+        value = text[s:e]
+        s += len(value) - len(value.lstrip())
+        e -= len(value) - len(value.rstrip())
+        return self._span(text, "", s, e) if e > s else None
+
+    def _named_value(self, text: str, key: str, start: int, end: int) -> Edit | None:
+        """``"name": "DB_PASSWORD", "value": "…"`` and its YAML and XML-attribute forms."""
+        if _NAME_BEFORE.search(text, max(0, start - 40), start) is None:
+            return None
+        for rx, to_eol in ((_NAMED_JSON, False), (_NAMED_ATTR, False), (_NAMED_YAML, True)):
+            after = rx.match(text, end)
+            if after is not None:
+                return self._value_at(text, key, after.end(), to_eol)
+        return None
+
+    # -- key value, without a separator --------------------------------------------------------
+
+    def _spaced(self, text: str, key: str, start: int, end: int) -> Edit | None:
+        call = _CALL.match(text, end)
+        if call is not None:                     # SQL PASSWORD('…')
+            return self._value_at(text, key, call.end(), False)
+        if key.startswith("-"):
+            item = _FLAG_NEXT.match(text, end)
+            if item is not None:
+                return self._value_at(text, key, item.end(), text[item.end() - 1] in " \t")
+        gap = _SPACE.match(text, end)
+        if gap is None or gap.end() >= len(text) or text[gap.end()] in "\r\n":
+            return None
+        pos = gap.end()
+        if text[pos] in "'\"":                   # password 'quoted', requirepass "x"
+            return self._value_at(text, key, pos, False)
+        word = key.lower()
+        if key.startswith("-"):                  # --password v, -db-password v
+            return None if text[pos] == "-" else self._value_at(text, key, pos, False)
+        bare = _BARE.match(text, pos)
+        if bare is None:
+            return None
+        value = bare.group()
+        if word in _DIRECTIVES:
+            return self._value_at(text, key, pos, False)
+        if word in ("password", "passwd", "pass", "account") and _NETRC.search(
+                text, text.rfind("\n", 0, start) + 1, start):
+            return self._value_at(text, key, pos, False)
+        if word == "bearer" and len(value) >= 8 and _looks_generated(value):
+            return self._value_at(text, key, pos, False)
+        if (_starts_line(text, start) and _EOL.match(text, bare.end())
+                and _looks_generated(value.rstrip(".,;:!?)"))):
+            return self._value_at(text, key, pos, False)
+        return None
+
+
+def _looks_generated(value: str) -> bool:
+    """At least six characters mixing two of: lower, upper, digits, symbols — not prose."""
+    if len(value) < 6:
+        return False
+    classes = (any(c.islower() for c in value) + any(c.isupper() for c in value)
+               + any(c.isdigit() for c in value) + any(not c.isalnum() for c in value))
+    return classes >= 2 and not (value[:1].isupper() and value[1:].islower())
+
+
+def _line_end(text: str, pos: int) -> int:
+    eol = text.find("\n", pos)
+    return len(text) if eol < 0 else eol
+
+
+def _starts_line(text: str, pos: int, quoted: bool = False) -> bool:
+    """Only indentation or a YAML list dash (and, if ``quoted``, a quote) precede ``pos``."""
+    sol = text.rfind("\n", 0, pos) + 1
+    return text[sol:pos].strip(" \t-\"'" if quoted else " \t-") == ""
+
+
+def _starts_line_yaml(text: str, sol: int, pos: int) -> bool:
+    """``key: &anchor value`` — the anchor's line is a YAML ``key:`` line."""
+    return _MAPPING_LINE.match(text, sol) is not None and text.find("\n", sol, pos) < 0
