@@ -186,7 +186,7 @@ BUILTIN: dict[str, tuple[Detector, ...]] = {
     "vendor-token": (Detector(_VENDOR, tuple(a for a, _ in _VENDOR_SHAPES), (), "", "_vendor"),),
     "url-password": (Detector(_URL, ("://",), (), "scheme", "_url"),),
     "assignment": (Detector(
-        KEY_REGEX, (), ("pass", "pwd", "secret", "token", "cred", "key", "auth", "bearer", "sig",
+        KEY_REGEX, (), ("pass", "pw", "secret", "token", "cred", "key", "auth", "bearer", "sig",
                         "\\u00"), "", "_assignment"),),
     "command-line": (Detector(
         _COMMAND, (), ("curl", "mysql", "mariadb", "sshpass", "redis-cli", "docker", "podman",

@@ -64,6 +64,12 @@ _NETRC = re.compile(r"(?:^|\s)(?:machine|login|default)\s", re.M)
 #: Config directives whose argument is a secret (redis.conf, keepalived, openvpn…).
 _DIRECTIVES = frozenset({"requirepass", "masterauth", "auth_pass", "rpcpassword"})
 _DIGITS = re.compile(r"^[0-9]+$")
+_LOOSE_QUOTED = re.compile(r"[\"'][ \t]+[:=]")
+_WORD = re.compile(r"[a-z]+(?![^\s,;])")
+_SIZE = re.compile(r"^[0-9]+ bytes$")
+#: Keys after which ``key 'quoted'`` is a value (SQL ``PASSWORD 'x'``); ``secret "db"`` in an
+#: event message names a Secret instead.
+_QUOTED_AFTER = ("password", "passwd", "pass", "pwd", "passphrase")
 
 
 class KeyedValues:
@@ -81,6 +87,8 @@ class KeyedValues:
         text, start, end = m.string, m.start("as_key"), m.end("as_key")
         sep = _SEP.match(text, end)
         if sep is not None and not text.startswith(":", sep.end()):
+            if _LOOSE_QUOTED.match(text, end) and _WORD.match(text, sep.end()):
+                return None   # ``volume "api-token" : secret "x" not found`` (an event message)
             return self._after_sep(text, key, start, sep.end(), sep.group("sep"))
         if start > 0 and text[start - 1] in "<:":
             edit = self._xml_element(text, start, end)
@@ -137,6 +145,10 @@ class KeyedValues:
             hash_at = line.find(" #")
             end = start + len((line if hash_at < 0 else line[:hash_at]).rstrip())
         value = text[start:end]
+        if value.startswith("<") and ">" in value:
+            return None                   # kubectl describe: ``<set to the key 'x' in secret…>``
+        if _SIZE.match(value):
+            return None                   # kubectl describe secret: ``password:  16 bytes``
         nested = _NESTED.match(value)
         if nested and key_is_sensitive(nested.group(1)):
             start += nested.end()
@@ -144,6 +156,8 @@ class KeyedValues:
         cut = _NEXT_FIELD.search(value)
         if cut:
             end = start + cut.start()
+        elif value.endswith(";") and len(value) > 1:
+            end -= 1                      # ``Password=x;`` — a terminator, not the value
         return self._span(text, key, start, end)
 
     def _span(self, text: str, key: str, start: int, end: int) -> Edit | None:
@@ -257,9 +271,11 @@ class KeyedValues:
         if gap is None or gap.end() >= len(text) or text[gap.end()] in "\r\n":
             return None
         pos = gap.end()
-        if text[pos] in "'\"":                   # password 'quoted', requirepass "x"
-            return self._value_at(text, key, pos, False)
         word = key.lower()
+        if text[pos] in "'\"":                   # password 'quoted', requirepass "x"
+            if word.endswith(_QUOTED_AFTER) or word in _DIRECTIVES or key.startswith("-"):
+                return self._value_at(text, key, pos, False)
+            return None
         if key.startswith("-"):                  # --password v, -db-password v
             return None if text[pos] == "-" else self._value_at(text, key, pos, False)
         bare = _BARE.match(text, pos)

@@ -21,6 +21,10 @@ A key is split into words (``DB_PASSWORD`` â†’ db, password; ``clientSecret`` â†
 * it is a Kubernetes field whose value is a reference or a flag
   (``imagePullSecrets``, ``automountServiceAccountToken``, ``serviceAccountToken``).
 
+Plural ``secrets`` and ``tokens`` are not sensitive on their own: Kubernetes uses them for lists
+of Secret *names* (``ServiceAccount.secrets``, ``Mountable secrets:`` in ``kubectl describe``)
+and language models for counts.
+
 ``key`` alone is not sensitive (selectors, ``secretKeyRef.key`` and ``keyToPath`` use it for
 names); neither are words that merely contain ``key`` or ``token`` (``keyboard``, ``monkey``,
 ``tokenizer``).
@@ -36,7 +40,7 @@ _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 #: A word equal to one of these makes a key sensitive.
 _SECRET_WORDS = frozenset({
     "password", "passwords", "passwd", "pass", "pwd", "pw", "passphrase", "passcode",
-    "secret", "secrets", "token", "tokens", "credential", "credentials", "creds",
+    "secret", "token", "credential", "credentials", "creds",
     "apikey", "accesskey", "privatekey", "secretkey", "authorization", "bearer",
     "signature", "sig", "requirepass", "masterauth", "authtoken",
 })
