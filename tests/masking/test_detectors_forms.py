@@ -108,7 +108,8 @@ FORMS: list[tuple[str, str, str]] = [
      "FormsOpenAiTok3nAbCdEfGhIjKlMnOpQrSt"),
     ("anthropic", "key sk-ant-api03-" + "FormsAnthr0picTok3n" * 5 + "AA",
      "FormsAnthr0picTok3n" * 3),
-    ("google api key", "maps AIzaSyFormsG00gleApiKeyAbCdEfGhIjKl1234", "SyFormsG00gleApiKeyAbCdEfGhIjKl1234"),
+    ("google api key", "maps AIzaSyFormsG00gleApiKeyAbCdEfGhIjKl1234",
+     "SyFormsG00gleApiKeyAbCdEfGhIjKl1234"),
     ("azure account key", "DefaultEndpointsProtocol=https;AccountName=acct;"
      "AccountKey=Az0reAcctKeyForms+Abc/Def==;EndpointSuffix=core.windows.net",
      "Az0reAcctKeyForms+Abc/Def=="),

@@ -103,7 +103,7 @@ SENSITIVE = [
     "spring.datasource.password", "requirepass", "masterauth", "GITHUB_TOKEN", "accessToken",
     "refresh_token", "id_token", "credentials", "creds", "tls.key", "ssh-key", "APP_KEY",
     "licenseKey", "SECRET_KEY_BASE", "signingKey", "authorization", "basicAuth", "mysecret",
-    "ghToken", "pass\\u0077ord".encode().decode("unicode_escape"), "X-Amz-Signature", "sig",
+    "ghToken", "X-Amz-Signature", "sig",
 ]
 NOT_SENSITIVE = [
     "max_tokens", "token_count", "num_tokens", "maxTokens", "prompt_tokens", "total_tokens",
