@@ -1,0 +1,1 @@
+"""Attacks an agent could try, run with real kubectl through the proxy."""
