@@ -193,3 +193,25 @@ def test_nested_mapping_under_sensitive_key_is_not_one_value() -> None:
 def test_alias_masks_every_definition_site_only() -> None:
     out, _ = SCAN.mask("a: &x V4lue-One-1\nb: plain\npassword: *x\n")
     assert "V4lue-One-1" not in out and "b: plain" in out and "password: *x" in out
+
+
+@pytest.mark.parametrize(("text", "gone", "kept"), [
+    ('password: "multi\n  line v4lue"\nnext: 1', "line v4lue", "next: 1"),
+    ("password: 'multi\n  line v''alue'\nnext: 1", "v''alue", "next: 1"),
+    ("passwords:\n- aaa-1111\n- bbb-2222\nnext: x", "bbb-2222", "passwords:\n- kgate:"),
+    ("passwords:\n  - aaa-1111\n  - bbb-2222\nnext: x", "aaa-1111", "  - kgate:"),
+    ("password: |\n  user: x\n  pass: y-1\nz: 1", "pass: y-1", "z: 1"),
+    ('password: "unterminated-v4l', "unterminated-v4l", 'password: "'),
+    ("defaults: &pw\n  Xa-12-blk\np:\n  password: *pw", "Xa-12-blk", "password: *pw"),
+    ('{"password": 123456, "x": 1}', "123456", ', "x": 1}'),
+    ("{password: abc-1234, user: bob}", "abc-1234", ", user: bob}"),
+])
+def test_yaml_and_json_edges(text: str, gone: str, kept: str) -> None:
+    out, n = SCAN.mask(text)
+    assert n >= 1 and gone not in out and kept in out
+
+
+@pytest.mark.parametrize("text", ['{"password":null,"x":1}', '{"token": true}',
+                                  'password: "${DB_PASSWORD}"'])
+def test_json_literals_are_not_values(text: str) -> None:
+    assert SCAN.mask(text) == (text, 0)

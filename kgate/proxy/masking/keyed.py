@@ -43,6 +43,10 @@ _ESC_DQ = re.compile(r"\\\"(?P<v>(?:[^\"\\\n]|\\[^\"\n])*)\\\"")
 _DQ = re.compile(r"\"(?P<v>(?:[^\"\\\n]|\\.)*)(?:\"|$)", re.M)
 _SQ = re.compile(r"'(?P<v>(?:[^'\n]|'')*)(?:'|$)", re.M)
 _BARE = re.compile(r"[^\s\"'&]+")
+_BARE_JSON = re.compile(r"[^\s\"'&,}\]]+")
+_DQ_LINES = re.compile(r"\"(?P<v>(?:[^\"\\]|\\.)*)\"", re.S)
+_SQ_LINES = re.compile(r"'(?P<v>(?:[^']|'')*)'")
+_QUOTED_LIMIT = 64 * 1024
 _AUTH_SCHEME = re.compile(r"(?i:bearer|basic|token|digest)[ \t]+(?=[^\s\"'&])")
 # ``api token: API_TOKEN=…`` — a bare value that is itself an assignment keeps its inner key.
 _NESTED = re.compile(r"^([A-Za-z0-9_.-]+)=(?=[^=\s])")
@@ -112,33 +116,40 @@ class KeyedValues:
             alias = _ALIAS.match(text, pos)
             if alias is not None:
                 return self._alias(text, alias.group("name"))
-            if _BLOCK.match(text, pos) or _EOL.match(text, pos):
+            scalar = _BLOCK.match(text, pos) is not None
+            if scalar or _EOL.match(text, pos):
                 if line_start or _starts_line(text, kstart, quoted=True):
-                    return self._block(text, key, kstart)
+                    return self._block(text, kstart, scalar)
                 return None
-        return self._value_at(text, key, pos, yaml and line_start)
+        return self._value_at(text, key, pos, yaml and line_start, _json_like(text, kstart))
 
-    def _value_at(self, text: str, key: str, pos: int, to_eol: bool) -> Edit | None:
-        """The scalar starting at ``pos``: quoted, escaped-quoted, or bare."""
+    def _value_at(self, text: str, key: str, pos: int, to_eol: bool,
+                  json_like: bool = False) -> Edit | None:
+        """The scalar starting at ``pos``: quoted, escaped-quoted, or bare. ``to_eol``: a YAML
+        line, where a plain value runs to the end of the line and a quoted one may continue
+        on the next lines; ``json_like``: ``,``, ``}`` and ``]`` end a bare value."""
         if text.startswith('\\"', pos):
             q = _ESC_DQ.match(text, pos)
             return self._span(text, key, *q.span("v")) if q else None
-        if text.startswith('"', pos):
-            q = _DQ.match(text, pos)
-            return self._span(text, key, *q.span("v")) if q else None
-        if text.startswith("'", pos):
-            q = _SQ.match(text, pos)
+        if text.startswith(("'", '"'), pos):
+            one, multi = (_DQ, _DQ_LINES) if text[pos] == '"' else (_SQ, _SQ_LINES)
+            q = one.match(text, pos)
+            if q is not None and q.end() > q.end("v"):
+                return self._span(text, key, *q.span("v"))
+            # unterminated on its line: a YAML multi-line quoted scalar, else to the line's end
+            q = (multi.match(text, pos, min(len(text), pos + _QUOTED_LIMIT)) if to_eol
+                 else None) or q
             return self._span(text, key, *q.span("v")) if q else None
         if text.startswith(("{", "[", "#"), pos):
             return None   # a nested object or list: its own keys are judged on their own
         scheme = _AUTH_SCHEME.match(text, pos)
         if scheme is not None:
             pos = scheme.end()            # ``Authorization: Bearer <token>`` keeps the scheme
-        bare = _BARE.match(text, pos)
+        bare = (_BARE_JSON if json_like else _BARE).match(text, pos)
         if bare is None:
             return None
         start, end = bare.span()
-        if to_eol:
+        if to_eol and not json_like:
             # YAML-ish ``password: two words # comment`` — the value runs to the end of the line.
             eol = _line_end(text, end)
             line = text[start:eol]
@@ -171,13 +182,16 @@ class KeyedValues:
 
     # -- YAML: values below the key ------------------------------------------------------------
 
-    def _block(self, text: str, key: str, kstart: int) -> Edit | None:
-        """A block scalar or a plain value on the following, more-indented lines."""
+    def _block(self, text: str, kstart: int, scalar: bool) -> Edit | None:
+        """A block scalar (``scalar``: after ``|``/``>``) or a plain value or list on the
+        following lines; a nested mapping is left to its own keys."""
         sol = text.rfind("\n", 0, kstart) + 1
         indent = len(text[sol:kstart]) - len(text[sol:kstart].lstrip(" \t"))
+        key_line_plain = text[sol:kstart].strip(" \t") == ""
         pos = _line_end(text, kstart)
         first, last = -1, -1
         lines: list[str] = []
+        items = False                 # ``passwords:`` then ``- a`` at the key's own indent
         while pos < len(text):
             nxt = pos + 1
             eol = _line_end(text, nxt)
@@ -185,18 +199,20 @@ class KeyedValues:
             body = line.strip()
             lead = len(line) - len(line.lstrip(" \t"))
             if body:
-                same_level_item = lead == indent and body.startswith("- ") and not lines \
-                    and text[sol:kstart].strip(" \t") == ""
-                if lead <= indent and not same_level_item:
-                    break
-                if not lines and _MAPPING_LINE.match(line) and not body.startswith("- "):
+                if lead <= indent:
+                    if not (body.startswith("- ") and lead == indent and key_line_plain
+                            and not scalar and (items or not lines)):
+                        break
+                    items = True
+                if not lines and not scalar and not body.startswith("- ") \
+                        and _MAPPING_LINE.match(line):
                     return None   # a nested mapping: its keys are judged on their own
                 if first < 0:
-                    first = nxt + lead
+                    first = nxt + lead + (2 if body.startswith("- ") and not scalar else 0)
                 last = nxt + len(line.rstrip())
                 lines.append(body)
             pos = eol
-        if first < 0:
+        if first < 0 or first >= last:
             return None
         value = "\n".join(lines)
         if is_reference(value) or is_placeholder(value):
@@ -216,8 +232,9 @@ class KeyedValues:
                 probe = _YAML_PROPS.match(text, pos)
                 vpos = probe.end() if probe else after
                 if _BLOCK.match(text, vpos) or _EOL.match(text, vpos):
-                    edit = self._block(text, "", sol + (len(text[sol:pos])
-                                                        - len(text[sol:pos].lstrip())))
+                    scalar = _BLOCK.match(text, vpos) is not None
+                    edit = self._block(text, sol + (len(text[sol:pos])
+                                                    - len(text[sol:pos].lstrip())), scalar)
                 else:
                     edit = self._value_at(text, "", vpos, _starts_line_yaml(text, sol, pos))
                 if edit is not None:
@@ -302,6 +319,12 @@ def _looks_generated(value: str) -> bool:
     classes = (any(c.islower() for c in value) + any(c.isupper() for c in value)
                + any(c.isdigit() for c in value) + any(not c.isalnum() for c in value))
     return classes >= 2 and not (value[:1].isupper() and value[1:].islower())
+
+
+def _json_like(text: str, kstart: int) -> bool:
+    """A quoted key or one inside ``{…, …}``: JSON or a YAML flow mapping."""
+    before = text[max(0, kstart - 3):kstart].rstrip(" \t")
+    return before.endswith(("\"", "'", "{", ","))
 
 
 def _line_end(text: str, pos: int) -> int:
