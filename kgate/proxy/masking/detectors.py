@@ -204,9 +204,11 @@ class TextScanner:
         """Try each detector whose anchor was seen, at the start its anchor implies."""
         starts.sort(key=lambda s: s[0])
         tried: set[tuple[int, int]] = set()
-        covered = 0
+        # The last edit's span: anchors inside it are part of a value already masked. (Not
+        # everything before its end: an assignment's key lies between its anchor and its value.)
+        covered_from, covered = 0, 0
         for pos, probe in starts:
-            if pos < covered:
+            if covered_from <= pos < covered:
                 continue
             if probe.back == "key":
                 start = _scan_key_back(text, pos)
@@ -226,7 +228,7 @@ class TextScanner:
                 continue
             if isinstance(found, Edit):
                 edits.append(found)
-                covered = max(covered, found.end)
+                covered_from, covered = found.start, found.end
             else:
                 # several spans (a YAML alias's anchors): they may lie anywhere in the text
                 edits.extend(found)
