@@ -47,6 +47,7 @@ _BARE_JSON = re.compile(r"[^\s\"'&,}\]]+")
 _DQ_LINES = re.compile(r"\"(?P<v>(?:[^\"\\]|\\.)*)\"", re.S)
 _SQ_LINES = re.compile(r"'(?P<v>(?:[^']|'')*)'")
 _QUOTED_LIMIT = 64 * 1024
+_ALIAS_REACH = 256 * 1024
 _AUTH_SCHEME = re.compile(r"(?i:bearer|basic|token|digest)[ \t]+(?=[^\s\"'&])")
 # ``api token: API_TOKEN=…`` — a bare value that is itself an assignment keeps its inner key.
 _NESTED = re.compile(r"^([A-Za-z0-9_.-]+)=(?=[^=\s])")
@@ -74,6 +75,8 @@ _SIZE = re.compile(r"^[0-9]+ bytes$")
 #: Keys after which ``key 'quoted'`` is a value (SQL ``PASSWORD 'x'``); ``secret "db"`` in an
 #: event message names a Secret instead.
 _QUOTED_AFTER = ("password", "passwd", "pass", "pwd", "passphrase")
+#: Keys whose value may follow a space in some syntax (``.netrc``, ``bearer <token>``).
+_SPACED_WORDS = frozenset({"password", "passwd", "pass", "account", "bearer"})
 
 
 class KeyedValues:
@@ -115,7 +118,7 @@ class KeyedValues:
                 pos = props.end()
             alias = _ALIAS.match(text, pos)
             if alias is not None:
-                return self._alias(text, alias.group("name"))
+                return self._alias(text, alias.group("name"), pos)
             scalar = _BLOCK.match(text, pos) is not None
             if scalar or _EOL.match(text, pos):
                 if line_start or _starts_line(text, kstart, quoted=True):
@@ -220,15 +223,17 @@ class KeyedValues:
         ph = self._ph.of_text(value)
         return Edit(first, last, ph, ph)
 
-    def _alias(self, text: str, name: str) -> list[Edit] | None:
+    def _alias(self, text: str, name: str, at: int) -> list[Edit] | None:
         """``password: *pw``: mask the value wherever ``&pw`` is defined in this text."""
         edits: list[Edit] = []
         marker = "&" + name
-        pos = text.find(marker)
+        # definitions near the alias only: a text of many aliases must not cost a full scan each
+        lo, hi = max(0, at - _ALIAS_REACH), min(len(text), at + _ALIAS_REACH)
+        pos = text.find(marker, lo, hi)
         while pos >= 0:
             after = pos + len(marker)
             if after >= len(text) or text[after] in " \t\r\n":
-                sol = text.rfind("\n", 0, pos) + 1
+                sol = max(text.rfind("\n", max(0, pos - 4096), pos) + 1, pos - 4096)
                 probe = _YAML_PROPS.match(text, pos)
                 vpos = probe.end() if probe else after
                 if _BLOCK.match(text, vpos) or _EOL.match(text, vpos):
@@ -239,7 +244,7 @@ class KeyedValues:
                     edit = self._value_at(text, "", vpos, _starts_line_yaml(text, sol, pos))
                 if edit is not None:
                     edits.append(edit)
-            pos = text.find(marker, after)
+            pos = text.find(marker, after, hi)
         return edits or None
 
     # -- XML and name/value pairs -------------------------------------------------------------
@@ -266,7 +271,9 @@ class KeyedValues:
 
     def _named_value(self, text: str, key: str, start: int, end: int) -> Edit | None:
         """``"name": "DB_PASSWORD", "value": "…"`` and its YAML and XML-attribute forms."""
-        if _NAME_BEFORE.search(text, max(0, start - 40), start) is None:
+        window = text[max(0, start - 40):start].lower()
+        if ("name" not in window and "key" not in window) or _NAME_BEFORE.search(
+                text, max(0, start - 40), start) is None:
             return None
         for rx, to_eol in ((_NAMED_JSON, False), (_NAMED_ATTR, False), (_NAMED_YAML, True)):
             after = rx.match(text, end)
@@ -277,10 +284,19 @@ class KeyedValues:
     # -- key value, without a separator --------------------------------------------------------
 
     def _spaced(self, text: str, key: str, start: int, end: int) -> Edit | None:
+        nxt = text[end:end + 1]
+        if nxt not in (" ", "\t", "(", '"', "'", ",", "\n", "\r"):
+            return None                          # the common case in prose and code: no value
+        word = key.lower()
+        flag = key.startswith("-")
+        if nxt == " " and not (flag or word in _DIRECTIVES or word in _SPACED_WORDS
+                               or word.endswith(_QUOTED_AFTER)) \
+                and not _starts_line(text, start):
+            return None                          # ``the token was rotated``
         call = _CALL.match(text, end)
         if call is not None:                     # SQL PASSWORD('…')
             return self._value_at(text, key, call.end(), False)
-        if key.startswith("-"):
+        if flag:
             item = _FLAG_NEXT.match(text, end)
             if item is not None:
                 return self._value_at(text, key, item.end(), text[item.end() - 1] in " \t")
@@ -288,7 +304,6 @@ class KeyedValues:
         if gap is None or gap.end() >= len(text) or text[gap.end()] in "\r\n":
             return None
         pos = gap.end()
-        word = key.lower()
         if text[pos] in "'\"":                   # password 'quoted', requirepass "x"
             if word.endswith(_QUOTED_AFTER) or word in _DIRECTIVES or key.startswith("-"):
                 return self._value_at(text, key, pos, False)
@@ -302,7 +317,8 @@ class KeyedValues:
         if word in _DIRECTIVES:
             return self._value_at(text, key, pos, False)
         if word in ("password", "passwd", "pass", "account") and _NETRC.search(
-                text, text.rfind("\n", 0, start) + 1, start):
+                text, max(text.rfind("\n", max(0, start - 256), start) + 1, start - 256),
+                start):
             return self._value_at(text, key, pos, False)
         if word == "bearer" and len(value) >= 8 and _looks_generated(value):
             return self._value_at(text, key, pos, False)
@@ -333,9 +349,14 @@ def _line_end(text: str, pos: int) -> int:
 
 
 def _starts_line(text: str, pos: int, quoted: bool = False) -> bool:
-    """Only indentation or a YAML list dash (and, if ``quoted``, a quote) precede ``pos``."""
-    sol = text.rfind("\n", 0, pos) + 1
-    return text[sol:pos].strip(" \t-\"'" if quoted else " \t-") == ""
+    """Only indentation or a YAML list dash (and, if ``quoted``, a quote) precede ``pos``.
+
+    Walks back over those characters only: never to the start of a long line (a 1 MB log line
+    of ``token token …`` must not cost a scan per anchor)."""
+    lead = " \t-\"'" if quoted else " \t-"
+    while pos > 0 and text[pos - 1] in lead:
+        pos -= 1
+    return pos == 0 or text[pos - 1] == "\n"
 
 
 def _starts_line_yaml(text: str, sol: int, pos: int) -> bool:
