@@ -155,3 +155,17 @@ def test_references(value: str) -> None:
 @pytest.mark.parametrize("value", ["hunter2", "changeme", "0", "Pa55"])
 def test_not_references(value: str) -> None:
     assert not is_reference(value)
+
+
+@pytest.mark.parametrize("text", [
+    "messages identified by UID, then sorted",
+    "if s[:5] in {'pass ', 'PASS '}:",
+    "self.password.encode('ascii')",
+])
+def test_prose_and_code_near_new_forms(text: str) -> None:
+    assert SCAN.mask(text) == (text, 0)
+
+
+def test_oracle_unquoted_identified_by() -> None:
+    out, n = SCAN.mask("CREATE USER scott IDENTIFIED BY Tig3r-Oracle;")
+    assert n == 1 and "Tig3r-Oracle" not in out and out.endswith(";")

@@ -118,9 +118,10 @@ _COMMAND = (
     + r"|(?:docker|podman|nerdctl|buildah|skopeo|oras|helm(?:[ \t]+registry)?)[ \t]+login\b"
     + _GAP + r"[ \t]-p[ \t]+" + _VAL.format("dl")
 )
+# Unquoted ``IDENTIFIED BY tiger`` only in upper case: "messages identified by UID" is prose.
 _SQL = (
     r"(?i:identified)(?:[ \t]+(?i:with)[ \t]+[^\s]+)?[ \t]+(?i:by)[ \t]+(?:(?i:password)[ \t]+)?"
-    r"(?:'(?P<sq_sq>(?:[^'\n]|'')*)'|\"(?P<sq_dq>[^\"\n]*)\"|(?P<sq_v>[^\s;'\"]+))"
+    r"(?:'(?P<sq_sq>(?:[^'\n]|'')*)'|\"(?P<sq_dq>[^\"\n]*)\"|(?<=BY )(?P<sq_v>[^\s;'\",]+))"
     r"|(?i:password)[ \t]+(?i:for)[ \t]+[^\n=]{1,200}?=[ \t]*(?:(?i:password)[ \t]*\([ \t]*)?"
     r"(?:'(?P<sf_sq>(?:[^'\n]|'')*)'|\"(?P<sf_dq>[^\"\n]*)\")"
 )

@@ -293,7 +293,7 @@ class KeyedValues:
                                or word.endswith(_QUOTED_AFTER)) \
                 and not _starts_line(text, start):
             return None                          # ``the token was rotated``
-        call = _CALL.match(text, end)
+        call = _CALL.match(text, end) if word == "password" else None
         if call is not None:                     # SQL PASSWORD('…')
             return self._value_at(text, key, call.end(), False)
         if flag:
@@ -305,6 +305,8 @@ class KeyedValues:
             return None
         pos = gap.end()
         if text[pos] in "'\"":                   # password 'quoted', requirepass "x"
+            if start > 0 and text[start - 1] in "'\"":
+                return None                      # ``{'pass ', 'PASS '}``: a string's end
             if word.endswith(_QUOTED_AFTER) or word in _DIRECTIVES or key.startswith("-"):
                 return self._value_at(text, key, pos, False)
             return None
