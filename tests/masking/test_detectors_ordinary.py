@@ -169,3 +169,76 @@ def test_prose_and_code_near_new_forms(text: str) -> None:
 def test_oracle_unquoted_identified_by() -> None:
     out, n = SCAN.mask("CREATE USER scott IDENTIFIED BY Tig3r-Oracle;")
     assert n == 1 and "Tig3r-Oracle" not in out and out.endswith(";")
+
+
+DEPLOYMENT = """\
+spec:
+  template:
+    spec:
+      automountServiceAccountToken: false
+      imagePullSecrets:
+      - name: regcred
+      containers:
+      - name: web
+        image: ghcr.io/org/web:1.2.3
+        env:
+        - name: DB_PASSWORD
+          valueFrom:
+            secretKeyRef:
+              name: db
+              key: password
+        - name: TOKEN_FILE
+          value: /var/run/secrets/token
+        envFrom:
+        - secretRef:
+            name: app-secrets
+      volumes:
+      - name: token
+        projected:
+          sources:
+          - serviceAccountToken:
+              path: token
+              expirationSeconds: 3600
+      - name: creds
+        secret:
+          secretName: creds
+          items:
+          - key: password
+            path: password
+"""
+DESCRIBE_POD = """\
+Containers:
+  web:
+    Image:          ghcr.io/org/web:1.2.3
+    Environment:
+      DB_PASSWORD:  <set to the key 'password' in secret 'db'>  Optional: false
+      TOKEN_FILE:   /var/run/secrets/token
+    Mounts:
+      /var/run/secrets/kubernetes.io/serviceaccount from kube-api-access-abcde (ro)
+Volumes:
+  creds:
+    Type:        Secret (a volume populated by a Secret)
+    SecretName:  creds
+  kube-api-access-abcde:
+    TokenExpirationSeconds:  3607
+Events:
+  Warning  FailedMount  10s  kubelet  MountVolume.SetUp failed for volume "creds" : secret "creds" not found
+"""
+NGINX = """\
+    ssl_certificate_key /etc/nginx/tls.key;
+    auth_basic "Restricted";
+    auth_basic_user_file /etc/nginx/.htpasswd;
+    proxy_set_header Authorization "";
+"""
+PROPERTIES = """\
+spring.datasource.url=jdbc:postgresql://db:5432/app
+spring.datasource.password=${DB_PASSWORD}
+security.oauth2.client.token-uri=https://auth.example.com/token
+jwt.secret-key-ref=app-jwt
+"""
+
+
+@pytest.mark.parametrize("text", [DEPLOYMENT, DESCRIBE_POD, NGINX, PROPERTIES],
+                         ids=["deployment", "describe pod", "nginx", "properties"])
+def test_manifests_and_configs_without_secrets(text: str) -> None:
+    assert SCAN.edits(text) == []
