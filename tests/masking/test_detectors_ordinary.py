@@ -222,7 +222,7 @@ Volumes:
   kube-api-access-abcde:
     TokenExpirationSeconds:  3607
 Events:
-  Warning  FailedMount  10s  kubelet  MountVolume.SetUp failed for volume "creds" : secret "creds" not found
+  Warning  FailedMount  kubelet  MountVolume.SetUp failed for volume "creds" : secret "db" not found
 """
 NGINX = """\
     ssl_certificate_key /etc/nginx/tls.key;
