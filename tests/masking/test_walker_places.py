@@ -9,8 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from kgate.proxy.masking import PLACEHOLDER_RE, Masker, MaskingSettings
-from kgate.proxy.masking import harmless
+from kgate.proxy.masking import PLACEHOLDER_RE, Masker, MaskingSettings, harmless
 from tests.attacks.leaks import assert_no_leak
 
 from .conftest import KEY, b64, secret
@@ -199,7 +198,8 @@ def test_harmless_fields_are_not_garbled(masker: Masker) -> None:
     doc = {"kind": "Pod", "apiVersion": "v1", "metadata": {
         "name": "token-refresher-7d9f", "namespace": "secret-store", "uid": "u-1",
         "generateName": "password-reset-", "ownerReferences": [
-            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "token-refresher", "uid": "1"}]},
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "token-refresher",
+             "uid": "1"}]},
         "spec": pod_spec({"image": "ghcr.io/x/password-manager:1.0"}),
         "status": {"phase": "Running", "conditions": [
             {"type": "Ready", "status": "True", "reason": "TokenRefreshed"}]}}

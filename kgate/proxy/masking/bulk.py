@@ -85,9 +85,9 @@ def mask_collection(
 
     ``learn`` (optional) sees every element's Secret parts first; ``mask_envelope`` (optional)
     masks the collection's own fields besides the elements (``metadata``, column definitions).
-    The maskers get each element's raw JSON too (for their pre-check). Returns ``None`` when ``body`` is not such a collection
-    (the caller parses it whole); ``(body, 0)`` unchanged when nothing needed masking. Raises
-    ``MaskingError`` on bad JSON.
+    The maskers get each element's raw JSON too (for their pre-check). Returns ``None`` when
+    ``body`` is not such a collection (the caller parses it whole); ``(body, 0)`` unchanged
+    when nothing needed masking. Raises ``MaskingError`` on bad JSON.
     """
     try:
         top = _TOP.decode(body)
