@@ -445,6 +445,8 @@ class ObjectMasker:
                 if c:
                     return self._issue(where, value, new)
             return None
+        if not value:
+            return None
         if value[0] in "{[" and len(value) > 1:
             new_json = self._json_string(key, value)
             if new_json is not None:
