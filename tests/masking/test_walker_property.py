@@ -4,8 +4,9 @@ keys, harmless fields included) — none of them survives masking, in any encodi
 A planted value is secret either because a Secret in the same List holds it (the masker learns
 it before walking the rest; then it is found anywhere, harmless fields included) or because it
 is credential-shaped (a GitHub or GitLab token, an AWS key id, a JWT) and the detectors know its
-shape (then it is found in free text, the second test). Values are planted as whole strings or between
-delimiters (``password=…``, quoted, in a URL, after a space): how the API server copies them.
+shape (then it is found in free text, the second test). Values are planted as whole strings or
+between delimiters (``password=…``, quoted, in a URL, after a space): how the API server copies
+them.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -71,10 +72,13 @@ class _Precheck:
     run on the strings that could have been escaped; ``NONE`` — nothing can be found.
     """
 
-    __slots__ = ("detect", "escapable", "known")
+    __slots__ = ("detect", "escapable", "known", "text")
 
-    def __init__(self, detect: int, known: int, escapable: re.Pattern[str]) -> None:
+    def __init__(self, detect: int, known: int, escapable: re.Pattern[str],
+                 text: str | None = None) -> None:
         self.detect, self.known, self.escapable = detect, known, escapable
+        #: The raw JSON text, to tell afterwards whether values learned in the walk recur.
+        self.text = text
 
 
 _EVERYTHING = _Precheck(ALL, ALL, _ESCAPABLE_FULL)
@@ -121,7 +125,23 @@ class ObjectMasker:
         partial = SOME if backslash else NONE
         detect = ALL if self._scan.might_match(text) else partial
         known = ALL if self.seen.contains_any(text) else (partial if self.seen else NONE)
-        return _Precheck(detect, known, escapable)
+        return _Precheck(detect, known, escapable, text)
+
+    def _walk(self, walk: Callable[[_Precheck], int], pre: _Precheck) -> int:
+        """Walk once; walk again with the known-values check on everything if a value learned
+        in this walk (a sensitive key's value) occurs in the object more often than it was
+        masked — ``--password X`` in args and ``curl -u admin:X`` in a probe of one pod."""
+        start = len(self._learned)
+        n = walk(pre)
+        if len(self._learned) == start:
+            return n
+        new = self._learned[start:]
+        for v in new:
+            self.seen.add(v)
+        if pre.text is None or any(
+                pre.text.count(v) > new.count(v) or pre.escapable.search(v) for v in set(new)):
+            n += walk(_EVERYTHING)
+        return n
 
     def document(self, doc: Any, kind_hint: str | None = None,
                  raw: bytes | str | None = None) -> int:
@@ -133,11 +153,12 @@ class ObjectMasker:
         pre = self.precheck(raw)
         try:
             if isinstance(doc, list):
-                return self._counted(sum(self._document(d, kind_hint, pre) if isinstance(
-                    d, dict) else self._list_at([d], pre) for d in doc))
+                return self._counted(self._walk(lambda p: sum(
+                    self._document(d, kind_hint, p) if isinstance(d, dict)
+                    else self._list_at([d], p) for d in doc), pre))
             if not isinstance(doc, dict):
                 return 0
-            return self._counted(self._document(doc, kind_hint, pre))
+            return self._counted(self._walk(lambda p: self._document(doc, kind_hint, p), pre))
         finally:
             self.flush_learned()
 
@@ -146,7 +167,8 @@ class ObjectMasker:
         The caller has run ``learn_secrets`` over all elements first."""
         if not isinstance(doc, dict):
             return 0
-        return self._counted(self._document(doc, kind, self.precheck(raw)))
+        return self._counted(self._walk(lambda p: self._document(doc, kind, p),
+                                        self.precheck(raw)))
 
     def envelope(self, rest: dict[str, Any], kind: str | None) -> int:
         """A big collection's own fields besides its elements (metadata, columns)."""
@@ -156,7 +178,7 @@ class ObjectMasker:
         """One element of a Table's ``rows``."""
         if not isinstance(row, dict):
             return 0
-        return self._counted(self._row(row, self.precheck(raw)))
+        return self._counted(self._walk(lambda p: self._row(row, p), self.precheck(raw)))
 
     def _counted(self, n: int) -> int:
         extra, self._extra = self._extra, 0
@@ -390,7 +412,7 @@ class ObjectMasker:
                 if mask_next or sensitive_list:
                     mask_next = False
                     if _maskable(v) and not v.startswith("-"):
-                        new = self._issue(str(i), v, self._ph.of_text(v))
+                        new = self._issue(str(i), v, self._ph.of_text(v), v)
                 if new is None:
                     new, mask_next = self._arg(i, v)
                 if new is None:
@@ -574,8 +596,11 @@ class ObjectMasker:
         if learn is not None:
             self._learned.append(learn)
         if self._recording:
-            self.issued.record(self._ns, slot_of(self._kind, (*self._path, key)), masked,
-                               original)
+            slot = slot_of(self._kind, (*self._path, key))
+            if PREFIX in original:
+                # masked again in a second pass: the real string is what the first pass replaced
+                original = self.issued.original(self._ns, slot, original) or original
+            self.issued.record(self._ns, slot, masked, original)
         return masked
 
     # -- keys --------------------------------------------------------------------------------
