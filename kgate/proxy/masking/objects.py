@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
@@ -189,6 +190,16 @@ class ObjectMasker:
         new, n = self._scan.mask(value)
         new2, k = self._known_only(new)
         return new2, n + k
+
+    @contextmanager
+    def not_recording(self) -> Iterator[None]:
+        """Mask without recording where placeholders were issued (log copies of request bodies:
+        the agent wrote those values; they were never read through kgate)."""
+        saved, self._recording = self._recording, False
+        try:
+            yield
+        finally:
+            self._recording = saved
 
     def flush_learned(self) -> None:
         """Hand the values learned while walking to the stream side (``KnownValues``)."""

@@ -59,6 +59,12 @@ def mask_for_log(objects: ObjectMasker, placeholders: Placeholders, body: bytes,
         return summary(body, unparsed=True), 0
     if doc is None:
         return summary(body, unparsed=True), 0
+    with objects.not_recording():
+        return _mask_parsed(objects, placeholders, body, media, kind, doc)
+
+
+def _mask_parsed(objects: ObjectMasker, placeholders: Placeholders, body: bytes, media: str,
+                 kind: str | None, doc: Any) -> tuple[LogBody, int]:
     if media == "application/json-patch+json" and isinstance(doc, list):
         n = _json_patch(objects, placeholders, doc)
     elif isinstance(doc, dict):
