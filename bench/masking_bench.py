@@ -90,6 +90,74 @@ def secret_list(n: int) -> bytes:
                          "metadata": {"resourceVersion": "1234567"}, "items": items})
 
 
+def _pod(i: int) -> dict[str, Any]:
+    """A realistic Pod: env with secrets and references, probes, volumes, status."""
+    name = f"web-{i % 300}-{_rand(5)}"
+    env = [
+        {"name": "LOG_LEVEL", "value": "info"},
+        {"name": "DB_PASSWORD", "value": _rand(20)},
+        {"name": "API_TOKEN", "value": _rand(32)},
+        {"name": "DATABASE_URL", "value": f"postgres://app:{_rand(12)}@db:5432/shop"},
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis",
+                                                                  "key": "password"}}},
+    ]
+    probe = {"httpGet": {"path": "/healthz", "port": 8080, "scheme": "HTTP"},
+             "initialDelaySeconds": 5, "periodSeconds": 10, "timeoutSeconds": 1,
+             "successThreshold": 1, "failureThreshold": 3}
+    cid = f"containerd://{_rand(64)}"
+    return {
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {**_meta(name, "shop", "Pod", {"spec": 1, "status": 1}),
+                     "generateName": name[:-5],
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                          "name": name[:-6], "uid": _rand(36),
+                                          "controller": True, "blockOwnerDeletion": True}]},
+        "spec": {
+            "containers": [{
+                "name": "web", "image": "registry.example.com/shop/web:1.42.0",
+                "args": ["--port=8080", "--log-format=json"], "env": env,
+                "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+                "livenessProbe": probe, "readinessProbe": probe,
+                "volumeMounts": [{"name": "kube-api-access-x1", "readOnly": True,
+                                  "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}],
+                "terminationMessagePath": "/dev/termination-log",
+                "terminationMessagePolicy": "File", "imagePullPolicy": "IfNotPresent",
+            }],
+            "nodeName": f"node-{i % 12}", "serviceAccountName": "web",
+            "restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
+            "schedulerName": "default-scheduler", "terminationGracePeriodSeconds": 30,
+            "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                             "effect": "NoExecute", "tolerationSeconds": 300}],
+            "volumes": [{"name": "kube-api-access-x1", "projected": {"sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": "kube-root-ca.crt",
+                               "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}}],
+        },
+        "status": {"phase": "Running", "podIP": f"10.0.{i % 250}.{i % 200}",
+                   "hostIP": f"192.168.1.{i % 12}", "qosClass": "Burstable",
+                   "startTime": "2026-01-12T09:14:03Z",
+                   "conditions": [{"type": t, "status": "True", "lastProbeTime": None,
+                                   "lastTransitionTime": "2026-01-12T09:14:05Z"}
+                                  for t in ("Initialized", "Ready", "ContainersReady",
+                                            "PodScheduled")],
+                   "containerStatuses": [{
+                       "name": "web", "ready": True, "restartCount": 0, "started": True,
+                       "image": "registry.example.com/shop/web:1.42.0",
+                       "imageID": f"registry.example.com/shop/web@sha256:{_rand(64)}",
+                       "containerID": cid,
+                       "state": {"running": {"startedAt": "2026-01-12T09:14:04Z"}}}]},
+    }
+
+
+def pod_list(n: int) -> bytes:
+    """``kubectl get pods -A -o json``: a PodList of realistic Pods."""
+    return orjson.dumps({"kind": "PodList", "apiVersion": "v1",
+                         "metadata": {"resourceVersion": "99"},
+                         "items": [_pod(i) for i in range(n)]})
+
+
 def pod_table(n: int) -> bytes:
     """``kubectl get pods -o wide`` with ``includeObject=Object``: a Table of full Pods."""
     rows = []
@@ -199,6 +267,7 @@ def main() -> None:
 
     secrets = secret_list(args.secrets)
     table = pod_table(args.pods)
+    pods = pod_list(args.pods)
     events = b"".join(
         orjson.dumps({"type": "ADDED", "object": {"kind": "Secret", **item}}) + b"\n"
         for item in orjson.loads(secrets)["items"]
@@ -212,6 +281,7 @@ def main() -> None:
         return lambda: Masker(MaskingSettings(), key).mask_json(body)
 
     for label, body in ((f"SecretList ({args.secrets})", secrets),
+                        (f"PodList ({args.pods})", pods),
                         (f"Pod Table ({args.pods}, Object)", table)):
         rate = _median_rate(fresh(body), len(body), args.runs)
         peak = _peak_multiple(fresh(body), len(body))

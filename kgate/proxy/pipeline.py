@@ -133,7 +133,7 @@ class Pipeline:
             return
         body = await down.read_body(MAX_REQUEST_BODY) if _may_have_body(down) else None
         if body:
-            self._check_body(down, exchange, attrs, body)
+            body = self._check_body(down, exchange, attrs, body)
         request = UpstreamRequest(
             method=down.method, path_qs=path_qs, body=body,
             headers=hdr.request_headers(down.headers, rewrite_accept=attrs.is_resource))
@@ -145,14 +145,15 @@ class Pipeline:
             response.close()
 
     def _check_body(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
-                    body: bytes) -> None:
-        """What the body is (kind/name, even for protobuf), refused if it writes masks back."""
+                    body: bytes) -> bytes:
+        """What the body is (kind/name, even for protobuf), refused if it writes masks back;
+        returns the body to forward (placeholders restored where they were read from)."""
         content_type = hdr.get(down.headers, "content-type") or ""
         exchange.bytes_in = len(body)
         facts = exchange.body = inspect_body(content_type,
                                              hdr.get(down.headers, "content-encoding"), body)
         try:
-            self.body_check.check(attrs, content_type, body)
+            rewritten = self.body_check.check(attrs, content_type, body, facts)
         except BodyRefused as err:
             # Shaped like kube's Invalid Status: kubectl prints "<field>: <message>" per cause
             # (and kubectl edit lists them in the file it reopens).
@@ -166,7 +167,8 @@ class Pipeline:
                 "kind": facts.kind or attrs.resource,
                 "causes": causes or [{"reason": "FieldValueInvalid", "message": message}],
             }) from None
-        exchange.body_log = self.body_check.log_copy(attrs, content_type, body)
+        exchange.body_log = self.body_check.log_copy(attrs, content_type, body, facts)
+        return body if rewritten is None else rewritten
 
     async def _prime(self, attrs: RequestAttributes) -> None:
         """Teach the masker the pod's Secrets before its logs or exec output are relayed.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -93,7 +94,12 @@ def test_a_placeholder_write_back_names_the_fields(proxied: Proxied,
     kubectl("create", "secret", "generic", "db", "--from-literal=password=hunter2",
             "--from-literal=user=app", kubeconfig=kc)
     shown = kubectl("get", "secret", "db", "-o", "json", kubeconfig=kc).stdout
-    proc = kubectl("replace", "-f", "-", input=shown, kubeconfig=kc, check=False)
+    # Written back where they were read from, placeholders are restored (nothing changes) ...
+    kubectl("replace", "-f", "-", input=shown, kubeconfig=kc)
+    # ... swapped between keys, they are refused, field by field.
+    doc = json.loads(shown)
+    doc["data"]["password"], doc["data"]["user"] = doc["data"]["user"], doc["data"]["password"]
+    proc = kubectl("replace", "-f", "-", input=json.dumps(doc), kubeconfig=kc, check=False)
     assert proc.returncode != 0
     assert 'The Secret "db" is invalid' in proc.stderr
     assert "* data.password: kgate: a masked placeholder cannot be written back" in proc.stderr

@@ -85,12 +85,14 @@ class WordMasker:
     def exec_frames(self, attrs: RequestAttributes) -> FrameMasker | None:
         return _Frames()
 
-    def check(self, attrs: RequestAttributes, content_type: str, body: bytes) -> None:
+    def check(self, attrs: RequestAttributes, content_type: str, body: bytes,
+              facts: object = None) -> None:
         if HIDDEN in body or B64_HIDDEN in body:
             raise BodyRefused([], "the body writes a masked value back; kgate refuses to "
                                   "store placeholders")
 
-    def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes) -> bytes:
+    def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes,
+                 facts: object = None) -> bytes:
         return _hide(body)
 
     def learn(self, body: bytes) -> None:

@@ -9,9 +9,14 @@ Pure functions of their inputs (no sockets, clocks or files); the proxy's mask s
   detectors (private keys, AWS/GitHub/GitLab/Slack/Stripe tokens, JWTs, URL passwords,
   ``key=value`` assignments, custom regexes) run; produces span edits.
 * ``known``        — values seen as secret this session, found again as bare text in streams.
-* ``objects``      — walks Secrets, Lists, Tables, watch events, last-applied annotations, env.
+* ``objects``      — walks every string and key of every reply (objects, Lists, Tables, watch
+  events, Status): sensitive keys → placeholders, detectors on free text, known values anywhere.
+* ``harmless``     — the one list of structurally harmless fields (names, uids, timestamps…).
+* ``seen``         — values the walker learned, found again in any reply (cheap to grow).
+* ``slots``        — where each placeholder was issued (namespace + normalised slot), in memory.
 * ``streams``      — chunked logs, NDJSON watch streams and exec frames with bounded hold-back.
-* ``roundtrip``    — finds placeholders written back in request bodies (raw or base64) → 422.
+* ``roundtrip``    — finds placeholders in bytes (raw or base64 at any alignment).
+* ``writeback``    — placeholders in a decoded request body: restored at their own slot, else 422.
 * ``request_bodies`` — request bodies masked for the session log; protobuf summarised.
 * ``masker``       — ``Masker``, the per-session facade the proxy uses.
 

@@ -42,15 +42,52 @@ def _kind(top: dict[str, msgspec.Raw]) -> str | None:
         return None
 
 
+class _SecretView(msgspec.Struct):
+    """Just enough of an element to learn its Secret values (the rest is skipped unparsed)."""
+
+    kind: Any = None
+    type: Any = None
+    data: Any = None
+    stringData: Any = None  # noqa: N815 - the field's name on the wire
+    object: Any = None
+
+
+_SECRET_VIEW = msgspec.json.Decoder(_SecretView)
+
+
+def _learn_element(raw: memoryview, field: str, item_kind: str | None,
+                   learn: Callable[[Any, str | None], None]) -> None:
+    """Phase one: Secrets anywhere in the collection are learned before any element is masked,
+    so a value copied from a Secret into another element's name or label is found there."""
+    try:
+        view = _SECRET_VIEW.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return   # not an object: phase two parses it and fails closed if it must
+    if field == "rows":
+        if isinstance(view.object, dict):
+            learn(view.object, None)
+        return
+    if view.data is None and view.stringData is None:
+        return
+    learn({"kind": view.kind, "type": view.type, "data": view.data,
+           "stringData": view.stringData},
+          view.kind if isinstance(view.kind, str) else item_kind)
+
+
 def mask_collection(
     body: bytes,
-    mask_item: Callable[[Any, str | None], int],
-    mask_row: Callable[[Any], int],
+    mask_item: Callable[[Any, str | None, memoryview], int],
+    mask_row: Callable[[Any, memoryview], int],
+    learn: Callable[[Any, str | None], None] | None = None,
+    mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
 ) -> tuple[bytes, int] | None:
     """Mask a List (``items``) or Table (``rows``) element by element.
 
-    Returns ``None`` when ``body`` is not such a collection (the caller parses it whole);
-    ``(body, 0)`` unchanged when nothing needed masking. Raises ``MaskingError`` on bad JSON.
+    ``learn`` (optional) sees every element's Secret parts first; ``mask_envelope`` (optional)
+    masks the collection's own fields besides the elements (``metadata``, column definitions).
+    The maskers get each element's raw JSON too (for their pre-check). Returns ``None`` when
+    ``body`` is not such a collection (the caller parses it whole); ``(body, 0)`` unchanged
+    when nothing needed masking. Raises ``MaskingError`` on bad JSON.
     """
     try:
         top = _TOP.decode(body)
@@ -74,8 +111,20 @@ def mask_collection(
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise MaskingError("response body is not valid JSON") from None
 
-    out = io.BytesIO()
+    if learn is not None:
+        for element in elements:
+            _learn_element(memoryview(element), field, item_kind, learn)
+
     masked = 0
+    envelope: dict[str, Any] = {}
+    if mask_envelope is not None:
+        try:
+            envelope = {k: _ANY.decode(raw) for k, raw in top.items() if k != field}
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            raise MaskingError("response body is not valid JSON") from None
+        masked += mask_envelope(envelope, kind)
+    envelope_masked = masked > 0
+    out = io.BytesIO()
     out.write(b"{")
     for i, (key, raw) in enumerate(top.items()):
         if i:
@@ -83,7 +132,7 @@ def mask_collection(
         out.write(orjson.dumps(key))
         out.write(b":")
         if key != field:
-            out.write(memoryview(raw))
+            out.write(dumps(envelope[key]) if envelope_masked else memoryview(raw))
             continue
         out.write(b"[")
         for j, element in enumerate(elements):
@@ -95,10 +144,10 @@ def mask_collection(
             except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 raise MaskingError(f"{field}[{j}] is not valid JSON") from None
             if field == "rows":
-                n = mask_row(doc)
+                n = mask_row(doc, view)
             else:
                 ik = doc.get("kind") if isinstance(doc, dict) else None
-                n = mask_item(doc, ik if isinstance(ik, str) else item_kind)
+                n = mask_item(doc, ik if isinstance(ik, str) else item_kind, view)
             if n:
                 masked += n
                 out.write(dumps(doc))

@@ -21,10 +21,13 @@ from .detectors import TextScanner, key_is_sensitive
 from .known import KnownValues
 from .objects import ObjectMasker
 from .placeholders import MaskingError, Placeholders
-from .request_bodies import mask_for_log
+from .request_bodies import UNPARSED, mask_for_log
 from .roundtrip import count_placeholders
+from .seen import SeenValues
 from .settings import MaskingSettings
+from .slots import IssuedValues
 from .streams import FrameMasker, LineMasker, WatchMasker
+from .writeback import WriteBack, check_document
 
 _PROTOBUF_MAGIC = b"k8s\x00"
 _GC_LOCK = threading.Lock()
@@ -92,8 +95,11 @@ class Masker:
         # Streams (logs, exec): detectors plus the known values, for bare secrets in text.
         self._scanner = TextScanner(settings, self._ph)
         self._stream_scanner = TextScanner(settings, self._ph, self._known)
+        #: Where each placeholder was issued, for restoring routine write-backs (memory only).
+        self.issued = IssuedValues()
         self._objects = ObjectMasker(settings.secret_env_names, self._ph, self._scanner,
-                                     self._known)
+                                     self._known, seen=SeenValues(), issued=self.issued,
+                                     show_certificates=settings.show_certificates)
 
     def placeholder(self, value: bytes | str) -> str:
         """``kgate:masked:<8 hex>`` for ``value``."""
@@ -112,13 +118,22 @@ class Masker:
             raise MaskingError("protobuf response cannot be masked; refusing to pass it")
         if not body.strip():
             return MaskResult(body, 0)
+        objects = self._objects
         with _collector_paused(len(body)):
-            if len(body) >= _BULK_MIN:
-                done = mask_collection(body, self._objects.item, self._objects.row)
-                if done is not None:
-                    return MaskResult(*done)
-            doc = _loads(body)
-            n = self._objects.document(doc)
+            try:
+                if len(body) >= _BULK_MIN:
+                    try:
+                        done = mask_collection(body, objects.item, objects.row,
+                                               learn=objects.learn_secrets,
+                                               mask_envelope=objects.envelope)
+                    finally:
+                        objects.flush_learned()
+                    if done is not None:
+                        return MaskResult(*done)
+                doc = _loads(body)
+                n = objects.document(doc, raw=body)
+            except RecursionError:
+                raise MaskingError("response body is nested too deeply to mask") from None
             if not n:
                 return MaskResult(body, 0)
             return MaskResult(dumps(doc), n)
@@ -126,7 +141,10 @@ class Masker:
     def _mask_event(self, line: bytes) -> tuple[bytes, int]:
         with _collector_paused(len(line)):
             doc = _loads(line)
-            n = self._objects.document(doc)
+            try:
+                n = self._objects.document(doc, raw=line)
+            except RecursionError:
+                raise MaskingError("watch event is nested too deeply to mask") from None
             if not n:
                 return line, 0
             out = dumps(doc)
@@ -140,7 +158,10 @@ class Masker:
         mounted file, ``echo $DB_PASSWORD``). Returns how many values are known afterwards.
         ``MaskingError`` if ``body`` is not JSON.
         """
-        self._objects.document(_loads(body))
+        try:
+            self._objects.document(_loads(body))
+        except RecursionError:
+            raise MaskingError("object is nested too deeply to learn from") from None
         return len(self._known)
 
     # -- streams -------------------------------------------------------------------------------
@@ -160,15 +181,29 @@ class Masker:
     # -- request bodies ------------------------------------------------------------------------
 
     def check_request_body(self, body: bytes, content_type: str) -> int:
-        """Number of placeholders written back in a request body (raw or base64); 0 = ok."""
+        """Number of placeholders written back in a request body (raw or base64); 0 = ok.
+
+        The byte scan alone (protobuf bodies); JSON and YAML bodies go through
+        ``check_write_back``, which looks at the decoded document.
+        """
         return count_placeholders(body)
 
+    def check_write_back(self, body: bytes, media_type: str, document: Any, *,
+                         kind: str | None, namespace: str) -> WriteBack:
+        """Placeholders in a parsed request body: restored where this session issued them at the
+        same slot of the same namespace, refused (``WriteBack.refused`` names the fields)
+        anywhere else. ``document`` is the body as the server will decode it."""
+        return check_document(self.issued, body, media_type, document, kind=kind,
+                              namespace=namespace)
+
     def mask_request_body_for_log(
-        self, body: bytes, content_type: str, kind: str | None = None
+        self, body: bytes, content_type: str, kind: str | None = None,
+        document: Any = UNPARSED,
     ) -> tuple[str | dict[str, Any] | None, int]:
         """The body as the session log may keep it, and how many values were masked.
 
         ``kind`` (optional) names the target's kind when the caller knows it (e.g. ``Secret``
         for a patch to ``secrets``); without it, kindless bodies are masked conservatively.
+        ``document`` is the already parsed body (not parsed again); it is not modified.
         """
-        return mask_for_log(self._objects, self._ph, body, content_type, kind)
+        return mask_for_log(self._objects, self._ph, body, content_type, kind, document)

@@ -28,7 +28,7 @@ DETECTOR_NAMES: tuple[str, ...] = (
     "sql-password",
 )
 
-_BLOCK_KEYS = ("secretEnvNames", "detectors", "custom")
+_BLOCK_KEYS = ("secretEnvNames", "detectors", "custom", "showCertificates")
 _CUSTOM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
@@ -45,11 +45,16 @@ class MaskingSettings:
 
     A custom regex with a group named ``value`` (or, failing that, a first group) masks only that
     group, so ``token=(?P<value>…)`` keeps its key; without groups the whole match is masked.
+
+    ``show_certificates`` (``masking.showCertificates``, default on): Secret ``data`` values that
+    are PEM ``CERTIFICATE`` blocks and nothing else (``tls.crt``, ``ca.crt``) are public and stay
+    readable; anything holding a key, or anything else, stays masked.
     """
 
     secret_env_names: str = r"(?i)(pass|secret|token|key|credential)"
     detectors: tuple[str, ...] = DETECTOR_NAMES
     custom: tuple[tuple[str, str], ...] = ()
+    show_certificates: bool = True
 
     def __post_init__(self) -> None:
         _compile(self.secret_env_names, "masking.secretEnvNames")
@@ -99,6 +104,11 @@ class MaskingSettings:
             kwargs["detectors"] = tuple(value)
         if "custom" in block:
             kwargs["custom"] = _custom_from_policy(block["custom"])
+        if "showCertificates" in block:
+            value = block["showCertificates"]
+            if not isinstance(value, bool):
+                raise ValueError("masking.showCertificates: must be true or false")
+            kwargs["show_certificates"] = value
         return cls(**kwargs)
 
 

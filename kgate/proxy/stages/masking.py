@@ -18,9 +18,6 @@ from __future__ import annotations
 import secrets
 from typing import Any, Protocol
 
-import orjson
-import yaml
-
 from kgate.proxy.attributes import RequestAttributes
 from kgate.proxy.errors import BodyRefused, MaskingFailed
 from kgate.proxy.masking import (
@@ -30,7 +27,7 @@ from kgate.proxy.masking import (
     MaskingSettings,
 )
 from kgate.proxy.masking import FrameMasker as EngineFrames
-from kgate.proxy.masking.roundtrip import count_placeholders
+from kgate.proxy.stages.body import BodyFacts
 
 #: One exec/attach frame as the relay sees it: (channel, payload).
 Frame = tuple[int, bytes]
@@ -112,11 +109,15 @@ class ResponseMasker(Protocol):
 
 
 class RequestBodyCheck(Protocol):
-    def check(self, attrs: RequestAttributes, content_type: str, body: bytes) -> None:
-        """Raise ``BodyRefused`` for a body that must not be sent (answered 422)."""
+    def check(self, attrs: RequestAttributes, content_type: str, body: bytes,
+              facts: BodyFacts | None = None) -> bytes | None:
+        """Raise ``BodyRefused`` for a body that must not be sent (answered 422); return a
+        rewritten body to forward instead (placeholders restored), or ``None`` to send ``body``.
+        ``facts`` carries the document the body stage already parsed."""
         ...
 
-    def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes) -> Any:
+    def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes,
+                 facts: BodyFacts | None = None) -> Any:
         """What the session log may keep of ``body``: masked, or a summary (protobuf)."""
         ...
 
@@ -204,39 +205,58 @@ class EngineMasker:
         except MaskingError as err:
             raise MaskingFailed(str(err)) from None
 
-    def check(self, attrs: RequestAttributes, content_type: str, body: bytes) -> None:
-        found = self.engine.check_request_body(body, content_type)
-        if found:
-            raise BodyRefused(
-                placeholder_fields(body, content_type),
-                f"the request body contains {found} masked placeholder(s) (kgate:masked:…); "
-                "writing them back would overwrite the real values. Send only the fields you "
-                "mean to change, without masked values")
+    def check(self, attrs: RequestAttributes, content_type: str, body: bytes,
+              facts: BodyFacts | None = None) -> bytes | None:
+        """Placeholders written back: restored at the slot they were issued for (the rewritten
+        body is returned), refused anywhere else. JSON and YAML bodies are judged on the
+        document the server will decode; protobuf bodies on their bytes (never restored)."""
+        document = facts.document if facts is not None else None
+        media = facts.media_type if facts is not None else _media(content_type)
+        if document is None:
+            found = self.engine.check_request_body(body, content_type)
+            if found:
+                raise BodyRefused([], _refusal_message(found))
+            return None
+        verdict = self.engine.check_write_back(
+            body, media, document, kind=_target_kind(attrs, facts),
+            namespace=attrs.namespace or (facts.namespace if facts is not None else ""))
+        if verdict.refused:
+            raise BodyRefused([f for f in verdict.refused if not f.startswith("(")],
+                              _refusal_message(verdict.found))
+        return verdict.body
 
-    def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes) -> Any:
+    def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes,
+                 facts: BodyFacts | None = None) -> Any:
         kind = "Secret" if attrs.resource == "secrets" and attrs.api_group == "" else None
-        copy, _ = self.engine.mask_request_body_for_log(body, content_type, kind=kind)
+        if facts is not None and facts.document is not None:
+            copy, _ = self.engine.mask_request_body_for_log(body, content_type, kind=kind,
+                                                            document=facts.document)
+        else:
+            copy, _ = self.engine.mask_request_body_for_log(body, content_type, kind=kind)
         return copy
 
 
-def placeholder_fields(body: bytes, content_type: str) -> list[str]:
-    """Dotted paths of the fields of a JSON/YAML body that carry a placeholder (raw or base64),
-    so the refusal can name them the way kube names invalid fields; [] if the body is opaque."""
-    try:
-        doc = (yaml.safe_load(body) if "yaml" in content_type else orjson.loads(body))
-    except (yaml.YAMLError, orjson.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        return []
-    found: list[str] = []
+def _refusal_message(found: int) -> str:
+    return (f"the request body contains {found} masked placeholder(s) (kgate:masked:…) "
+            "where they cannot be restored; writing them would overwrite the real values. "
+            "Send only the fields you mean to change, without masked values (a masked value "
+            "is only restored when written back to the field and namespace it was read from)")
 
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{path}.{key}" if path else str(key))
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, f"{path}[{i}]")
-        elif isinstance(node, str) and count_placeholders(node.encode()):
-            found.append(path)
 
-    walk(doc, "")
-    return found
+def _media(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower() or "application/json"
+
+
+#: The kind a request writes, for the resources whose slots depend on it (``slots.slot_of``).
+_KINDS = {"pods": "Pod", "secrets": "Secret", "configmaps": "ConfigMap",
+          "deployments": "Deployment", "replicasets": "ReplicaSet", "statefulsets": "StatefulSet",
+          "daemonsets": "DaemonSet", "jobs": "Job", "cronjobs": "CronJob",
+          "podtemplates": "PodTemplate", "controllerrevisions": "ControllerRevision"}
+
+
+def _target_kind(attrs: RequestAttributes, facts: BodyFacts | None) -> str | None:
+    if attrs.subresource:
+        return None   # a subresource write (ephemeralcontainers, status…) is its own place
+    if facts is not None and facts.kind:
+        return facts.kind
+    return _KINDS.get(attrs.resource or "", attrs.resource)

@@ -1,0 +1,227 @@
+"""Real kubectl 1.32 through ``kgate proxy``: the places nobody walked (class 4), a TokenRequest
+(critical #2), and the three routine commands that used to be refused (over-blocking).
+
+Objects are created with the sandbox admin's kubeconfig (straight to the sandbox, as the cluster's
+owner would have); the agent's kubectl goes through the proxy. Nothing kubectl prints through the
+proxy may hold a planted value in any form (``leaks.assert_no_leak``); the over-blocked commands
+must succeed and leave the *real* values in the sandbox's store.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import yaml
+
+from kgate.sandbox.runner import ADMIN_TOKEN
+from tests.attacks.leaks import assert_no_leak, leaks
+from tests.fixtures.kube import KubectlRunner
+from tests.fixtures.proxy import Proxied
+
+pytestmark = pytest.mark.timeout(180)
+
+PW = "Cl4ss4-Pl4nted-Pw-7731"
+ARG_PW = "Arg-Pl4nted-Pw-5512"
+HEADER_TOKEN = "Hdr-Bearer-Tok-88213x"
+CM_PW = "Cm-Key-Pl4nted-Pw-2290"
+SC_PW = "Sc-Param-Pw-Pl4nted-1187"
+CR_PW = "Cr-Spec-Pw-Pl4nted-6642"
+EVENT_PW = "Ev-Reason-Pw-Pl4nted-33"
+LABEL_PW = "Lbl-Pw-Pl4nted-9001"
+ALL = [PW, ARG_PW, HEADER_TOKEN, CM_PW, SC_PW, CR_PW, EVENT_PW, LABEL_PW]
+PLACEHOLDER = re.compile(r"^kgate:masked:[0-9a-f]{8}$")
+
+
+def _container(name: str = "app") -> dict[str, Any]:
+    probe = {"httpGet": {"path": "/healthz", "port": 8080, "httpHeaders": [
+        {"name": "Authorization", "value": f"Bearer {HEADER_TOKEN}"}]}}
+    return {"name": name, "image": "busybox:1.36",
+            "command": ["sh", "-c", "sleep 3600"],
+            "args": ["--db-password", ARG_PW],
+            "env": [{"name": "DB_PASSWORD", "value": PW}, {"name": "MODE", "value": "prod"}],
+            "livenessProbe": probe,
+            "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c",
+                                                           f"curl -u admin:{ARG_PW} http://x"]}}}}
+
+
+def _manifests() -> list[dict[str, Any]]:
+    meta = {"namespace": "default"}
+    template = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [_container()]}}
+    return [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-pod", **meta},
+         "spec": {"containers": [_container()]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", **meta},
+         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                  "template": template}},
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", **meta},
+         "spec": {"schedule": "0 3 * * *", "jobTemplate": {
+             "metadata": {"annotations": {"backup/dsn": f"postgres://app:{PW}@db/x"}},
+             "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                            "containers": [_container("job")]}}}}}},
+        {"apiVersion": "v1", "kind": "ConfigMap",
+         "metadata": {"name": "app-env", "labels": {"db-password": LABEL_PW}, **meta},
+         "data": {"DB_PASSWORD": CM_PW, "MYSQL_PWD": CM_PW, "mode": "production"}},
+        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+         "metadata": {"name": "nfs-fast"}, "provisioner": "example.com/nfs",
+         "parameters": {"server": "nfs.example.com", "password": SC_PW}},
+        {"apiVersion": "v1", "kind": "Event",
+         "metadata": {"name": "web.1", **meta}, "reason": f"LoginFailed password={EVENT_PW}",
+         "message": "login failed", "type": "Warning",
+         "involvedObject": {"kind": "Pod", "name": "web-pod", "namespace": "default"}},
+    ]
+
+
+def _admin(proxied: Proxied, tmp_path: Path) -> Path:
+    return proxied.sandbox.write_kubeconfig(tmp_path / "admin" / "config", token=ADMIN_TOKEN)
+
+
+def _store(proxied: Proxied, group: str, resource: str, name: str) -> Any:
+    return proxied.sandbox.run(
+        lambda: proxied.sandbox.store.get(group, resource, "default", name))
+
+
+def _agent(kubectl: KubectlRunner, proxied: Proxied, *args: str, ok: bool = True,
+           input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """kubectl through the proxy; a failure message shows stderr with secrets cut out."""
+    proc = kubectl(*args, kubeconfig=proxied.kubeconfig, check=False, input=input)
+    if ok and proc.returncode != 0:
+        err = proc.stderr
+        for s in ALL:
+            err = err.replace(s, "<planted>")
+        shown_leaks = leaks(proc.stdout + proc.stderr, ALL)
+        raise AssertionError(f"kubectl {' '.join(args)} exited {proc.returncode}: "
+                             f"{err[-1500:]} (leaks: {shown_leaks})")
+    return proc
+
+
+@pytest.fixture
+def seeded(proxied: Proxied, kubectl: KubectlRunner, tmp_path: Path) -> Path:
+    admin = _admin(proxied, tmp_path)
+    manifest = yaml.safe_dump_all(_manifests())
+    kubectl("apply", "-f", "-", kubeconfig=admin, input=manifest)
+    return admin
+
+
+def test_create_token_is_masked(proxied: Proxied, kubectl: KubectlRunner) -> None:
+    """Critical #2: the TokenRequest reply's ``status.token`` never reaches the agent."""
+    proc = _agent(kubectl, proxied, "create", "token", "default")
+    token = proc.stdout.strip()
+    assert PLACEHOLDER.match(token), "kubectl create token printed something else"
+    proc = _agent(kubectl, proxied, "create", "token", "default", "-o", "json")
+    status = orjson.loads(proc.stdout)["status"]
+    assert PLACEHOLDER.match(status["token"])
+    assert "eyJ" not in proc.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("get", "pods,deployments,cronjobs,configmaps,events,replicasets", "-o", "json"),
+    ("get", "pods,deployments,cronjobs,configmaps,events", "-o", "yaml"),
+    ("get", "storageclass", "nfs-fast", "-o", "json"),
+    ("get", "controllerrevisions,replicasets", "-A", "-o", "json"),
+    ("describe", "pod", "web-pod"),
+    ("describe", "deployment", "web"),
+    ("describe", "configmap", "app-env"),
+    ("describe", "storageclass", "nfs-fast"),
+    ("get", "events", "-o", "wide"),
+    ("get", "configmaps", "--show-labels"),
+    ("get", "pods", "-o", "jsonpath={.items[*].spec.containers[*].args}"),
+])
+def test_class4_places_never_leak(seeded: Path, proxied: Proxied, kubectl: KubectlRunner,
+                                  args: tuple[str, ...]) -> None:
+    proc = _agent(kubectl, proxied, *args)
+    assert proc.stdout.strip(), "kubectl printed nothing"
+    assert_no_leak(proc.stdout + proc.stderr, ALL, where=" ".join(args))
+
+
+def _wait(check: Any, what: str, seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _env(obj: dict[str, Any], *path: str) -> dict[str, str]:
+    node: Any = obj
+    for p in path:
+        node = node[p]
+    return {e["name"]: e.get("value", "") for e in node["containers"][0]["env"]}
+
+
+def test_rollout_undo_restores_real_values(seeded: Path, proxied: Proxied,
+                                           kubectl: KubectlRunner) -> None:
+    kubectl("set", "image", "deployment/web", "app=busybox:1.37", kubeconfig=seeded)
+    _wait(lambda: len([1 for rs in proxied.sandbox.run(
+        lambda: proxied.sandbox.store.list("apps", "replicasets", "default"))
+        if rs["metadata"]["name"].startswith("web-")]) >= 2, "a second ReplicaSet")
+    proc = _agent(kubectl, proxied, "rollout", "undo", "deployment/web")
+    assert_no_leak(proc.stdout + proc.stderr, ALL)
+    dep = _store(proxied, "apps", "deployments", "web")
+    spec = dep["spec"]["template"]["spec"]
+    assert spec["containers"][0]["image"] == "busybox:1.36", "undo did not roll back"
+    assert _env(dep, "spec", "template", "spec")["DB_PASSWORD"] == PW
+    assert spec["containers"][0]["args"] == ["--db-password", ARG_PW]
+
+
+PROTOBUF_WRITE = ("kubectl 1.32 sends this create as protobuf; kgate judges protobuf bodies on "
+                  "their bytes and never restores placeholders in them (not done: needs a "
+                  "protobuf re-encoder in the proxy)")
+
+
+@pytest.mark.xfail(strict=True, reason=PROTOBUF_WRITE)
+def test_create_job_from_cronjob_restores_real_values(seeded: Path, proxied: Proxied,
+                                                      kubectl: KubectlRunner) -> None:
+    proc = _agent(kubectl, proxied, "create", "job", "manual", "--from=cronjob/nightly")
+    assert_no_leak(proc.stdout + proc.stderr, ALL)
+    job = _store(proxied, "batch", "jobs", "manual")
+    assert _env(job, "spec", "template", "spec")["DB_PASSWORD"] == PW
+    assert job["metadata"]["annotations"]["backup/dsn"] == f"postgres://app:{PW}@db/x"
+
+
+@pytest.mark.xfail(strict=True, reason=PROTOBUF_WRITE)
+def test_debug_copy_to_restores_real_values(seeded: Path, proxied: Proxied,
+                                            kubectl: KubectlRunner) -> None:
+    proc = _agent(kubectl, proxied, "debug", "web-pod", "--copy-to=web-copy",
+                  "--image=busybox:1.36", "--container=debugger", "--", "true")
+    assert_no_leak(proc.stdout + proc.stderr, ALL)
+    pod = _store(proxied, "", "pods", "web-copy")
+    assert pod is not None, "the copy was not created"
+    assert _env(pod, "spec")["DB_PASSWORD"] == PW
+    assert pod["spec"]["containers"][0]["args"] == ["--db-password", ARG_PW]
+
+
+def test_protobuf_write_back_is_refused_and_changes_nothing(
+        seeded: Path, proxied: Proxied, kubectl: KubectlRunner) -> None:
+    """What the two commands above get today: a 422 naming kgate, and the cluster untouched."""
+    proc = _agent(kubectl, proxied, "create", "job", "manual2", "--from=cronjob/nightly",
+                  ok=False)
+    assert proc.returncode != 0 and "masked placeholder" in proc.stderr
+    assert _store(proxied, "batch", "jobs", "manual2") is None
+    assert_no_leak(proc.stdout + proc.stderr, ALL)
+
+
+def test_placeholder_to_another_field_is_still_refused(seeded: Path, proxied: Proxied,
+                                                       kubectl: KubectlRunner) -> None:
+    shown = orjson.loads(_agent(kubectl, proxied, "get", "pod", "web-pod", "-o", "json").stdout)
+    ph = _env(shown, "spec")["DB_PASSWORD"]
+    assert PLACEHOLDER.match(ph)
+    patch = orjson.dumps({"metadata": {"labels": {"copied": "x"}, "annotations": {"x": ph}}})
+    proc = _agent(kubectl, proxied, "patch", "pod", "web-pod", "--type=merge", "-p",
+                  patch.decode(), ok=False)
+    assert proc.returncode != 0 and "masked placeholder" in proc.stderr
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "stolen"},
+          "data": {"DB_PASSWORD": ph}}
+    proc = _agent(kubectl, proxied, "apply", "--server-side", "-f", "-", ok=False,
+                  input=orjson.dumps(cm).decode())
+    assert proc.returncode != 0 and "masked placeholder" in proc.stderr
+    assert _store(proxied, "", "configmaps", "stolen") is None
+    pod = _store(proxied, "", "pods", "web-pod")
+    assert "x" not in (pod["metadata"].get("annotations") or {})
