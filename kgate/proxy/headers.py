@@ -51,8 +51,12 @@ def request_headers(headers: Headers, *, rewrite_accept: bool) -> list[tuple[str
 
 
 def upgrade_request_headers(headers: Headers) -> list[tuple[str, str]]:
-    """Headers to send upstream for an upgrade: hop-by-hop dropped except the upgrade itself."""
-    out = _strip(headers, _REQUEST_DROP)
+    """Headers to send upstream for an upgrade: hop-by-hop dropped except the upgrade itself.
+
+    ``Accept`` asks for JSON, like a plain request: if upstream declines the upgrade, its error
+    body is a Status kgate must be able to mask before passing it on.
+    """
+    out = request_headers(headers, rewrite_accept=True)
     upgrade = get(headers, "upgrade")
     if upgrade:
         out += [("Connection", "Upgrade"), ("Upgrade", upgrade)]

@@ -95,6 +95,11 @@ class Masker:
         self._objects = ObjectMasker(settings.secret_env_names, self._ph, self._scanner,
                                      self._known)
 
+    @property
+    def known(self) -> KnownValues:
+        """The values this session recognises as bare text (priming pins values here)."""
+        return self._known
+
     def placeholder(self, value: bytes | str) -> str:
         """``kgate:masked:<8 hex>`` for ``value``."""
         if isinstance(value, str):
