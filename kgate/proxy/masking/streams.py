@@ -40,8 +40,10 @@ _PEMISH = re.compile(
 )
 
 # The last word of a cut stream: masked if it looks like the start of a credential.
-_LAST_WORD = re.compile(r"[A-Za-z0-9_+/=.~-]{6,}\Z")
-_CUT_CANDIDATE = re.compile(r"(?=[^\d]*\d)(?=[^A-Za-z]*[A-Za-z])|[a-z]{2,4}[_-]")
+_LAST_WORD = re.compile(r"[A-Za-z0-9_+/.~-]{6,}={0,2}\Z")
+_CUT_CANDIDATE = re.compile(
+    r"(?=[^\d]*\d)(?=[^A-Za-z]*[A-Za-z])"        # letters and digits mixed
+    r"|gh[pousr]_|github_pat_|gl[a-z]{2,4}-|xox[a-z]-|xapp-|[sr]k_(?:live|test)_|AKIA|ASIA|eyJ")
 #: The detectors ignore texts shorter than this; short known values are matched here.
 _SHORT_TEXT = 5
 
