@@ -249,6 +249,11 @@ class Pipeline:
             raise Refusal(502, f"the API server {self.upstream.name} rejected kgate's upstream "
                                "credential (401 Unauthorized); the user must refresh the "
                                "credentials of that kubeconfig context")
+        if response.status < 200:
+            # Only the upgrade path may switch protocols; here it would be a way around masking.
+            raise Refusal(502, f"the API server {self.upstream.name} answered "
+                               f"{response.status} to a request that does not upgrade; "
+                               "refusing to pass it on")
         if not attrs.is_resource:
             await self._stream(down, exchange, response, out_headers, None)
             return

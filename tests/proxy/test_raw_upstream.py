@@ -124,3 +124,26 @@ def test_an_upstream_that_never_answers_is_a_504(raw_proxy: tuple[RawUpstream, R
     assert resp.status == 504 and body["reason"] == "Timeout"
     message = body["message"]
     assert message.startswith("kgate: the API server") and "did not answer" in message
+
+
+@pytest.mark.parametrize("upgrade", ["SPDY/3.1", "websocket", "h2c"])
+def test_only_exec_attach_portforward_reach_the_upgrade_path(
+        raw_proxy: tuple[RawUpstream, RunningProxy], upgrade: str) -> None:
+    # This upstream switches protocols for anything. A Secret read that asks to upgrade must
+    # not be relayed: it goes upstream without upgrade headers, and a 101 there is refused.
+    upstream, proxy = raw_proxy
+    sock = _tls(proxy)
+    sock.sendall(b"GET /api/v1/namespaces/default/secrets/db HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Authorization: Bearer " + proxy.session.token.encode()
+                 + b"\r\nConnection: Upgrade\r\nUpgrade: " + upgrade.encode()
+                 + b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    reply = b""
+    while chunk := sock.recv(4096):
+        reply += chunk
+    sock.close()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 502"), head
+    assert json.loads(body)["message"].startswith("kgate: the API server")
+    seen = upstream.seen[-1].lower()
+    assert "\r\nupgrade:" not in seen and "sec-websocket" not in seen
