@@ -195,9 +195,7 @@ class KnownValues:
     def _automaton(self) -> AhoCorasick | None:
         if self._dirty:
             self._patterns = list(self._values.keys() | self._pinned.keys())
-            self._sorted = sorted(self._patterns)
-            self._longest = max(map(len, self._patterns), default=0)
-            self._firsts = {p[0] for p in self._patterns}
+            self._sorted = []   # built when a cut stream first needs it
             # The automaton holds ASCII values (the common case, and lone surrogates of binary
             # values cannot cross into it); text with other characters takes the slow path.
             ascii_only = [p for p in self._patterns if p.isascii()]
@@ -241,6 +239,10 @@ class KnownValues:
         if not self._values and not self._pinned:
             return len(text)
         self._automaton()
+        if not self._sorted:
+            self._sorted = sorted(self._patterns)
+            self._longest = max(map(len, self._patterns), default=0)
+            self._firsts = {p[0] for p in self._patterns}
         reach = min(self._longest, PARTIAL_REACH)
         firsts = self._firsts
         for start in range(max(0, len(text) - reach), len(text) - min_len + 1):
