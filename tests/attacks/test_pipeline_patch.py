@@ -16,6 +16,7 @@ import pytest
 
 from kgate.sandbox.registry import default_registry
 from tests.attacks.leaks import assert_no_leak
+from tests.attacks.rawhttp import raw_request
 from tests.fixtures.kube import KubectlRunner
 from tests.fixtures.proxy import Proxied
 
@@ -92,3 +93,22 @@ def test_harmless_json_patches_still_work(planted: Proxied, kubectl: KubectlRunn
     kubectl("patch", "deployment", "web", "--type=json", "-p", json.dumps(ops), kubeconfig=kc)
     got = json.loads(kubectl("get", "deployment", "web", "-o", "json", kubeconfig=kc).stdout)
     assert got["spec"]["replicas"] == 2 and got["metadata"]["labels"] == {"tier": "front"}
+
+
+@pytest.mark.parametrize("content_type", ["application/json-patch+json",
+                                          "Application/JSON-Patch+JSON; charset=utf-8"])
+def test_raw_json_patch_reads_are_refused_with_dry_run(planted: Proxied,
+                                                       content_type: str) -> None:
+    for ops in ([{"op": "copy", "from": "/data/password", "path": "/metadata/name"}],
+                [{"op": "move", "from": "/data", "path": "/metadata/annotations"}],
+                [{"op": "test", "path": "/data/password",
+                  "value": base64.b64encode(PASSWORD.encode()).decode()}],
+                [{"op": "copy", "from": "", "path": "/metadata/labels"}]):
+        reply = raw_request(planted, "PATCH",
+                            "/api/v1/namespaces/default/secrets/db?dryRun=All",
+                            [("Content-Type", content_type)], json.dumps(ops).encode())
+        assert reply.startswith(b"HTTP/1.1 403"), reply.split(b"\r\n", 1)[0]
+        status = json.loads(reply.split(b"\r\n\r\n", 1)[1])
+        assert status["kind"] == "Status" and status["code"] == 403
+        assert status["message"].startswith("kgate: denied by rule no-secret-copy")
+        assert_no_leak(reply, PLANTED, ops[0]["op"])
