@@ -287,6 +287,16 @@ def test_a_cut_credential_shaped_last_word_is_masked(tail: str) -> None:
     assert tail not in out and out.startswith("got token kgate:masked:")
 
 
+@pytest.mark.parametrize(("line", "kept"), [
+    ("dsn postgres://app:lettersonly", "dsn postgres://app:"),
+    ('config password: "hunterhu', 'config password: "'),
+    ("export DB_PASSWORD='correcthorse", "export DB_PASSWORD='"),
+])
+def test_a_cut_before_the_closing_at_or_quote_is_masked(line: str, kept: str) -> None:
+    out = _cut_log(Masker(MaskingSettings(), b"k" * 32), line)
+    assert out.startswith(kept + "kgate:masked:"), out
+
+
 @pytest.mark.parametrize("text", ["done", "finished cleanly", "count=12", "line\n"])
 def test_ordinary_endings_are_left_alone(text: str) -> None:
     masker = Masker(MaskingSettings(), b"k" * 32)

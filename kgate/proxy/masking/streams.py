@@ -16,7 +16,8 @@ A stream that *ends* inside a line (``kubectl logs --limit-bytes`` cuts wherever
 runs out) may end with the first half of a secret, which no detector and no known-value match
 can recognise. So ``close`` masks such a tail: the longest end of the line that is the beginning
 of a known value, and a last word that looks like a cut credential (letters and digits mixed, or a
-token prefix such as ``ghp_``). Idle flushes (an exec prompt) are not treated so: the process
+token prefix such as ``ghp_``), a URL password or a quoted value of a sensitive key whose
+closing ``@`` or quote was cut off. Idle flushes (an exec prompt) are not treated so: the process
 chose to print that, and what a process may print is the threat model's business, not ours.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from .catalogue import key_is_sensitive
 from .detectors import TextScanner
 from .placeholders import MaskingError
 
@@ -44,6 +46,11 @@ _LAST_WORD = re.compile(r"[A-Za-z0-9_+/.~-]{6,}={0,2}\Z")
 _CUT_CANDIDATE = re.compile(
     r"(?=[^\d]*\d)(?=[^A-Za-z]*[A-Za-z])"        # letters and digits mixed
     r"|gh[pousr]_|github_pat_|gl[a-z]{2,4}-|xox[a-z]-|xapp-|[sr]k_(?:live|test)_|AKIA|ASIA|eyJ")
+# A cut inside a URL's password or inside a quoted value of a sensitive key: the detectors need
+# the ``@`` or the closing quote that the cut removed.
+_URL_CUT = re.compile(r"://[^\s:/?#@\"'<>]+:(?P<value>[^\s@/?#\"'<>]+)\Z")
+_QUOTED_CUT = re.compile(
+    r"(?P<key>[A-Za-z0-9_.-]+)[\"']?[ \t]*[:=][ \t]*\\?[\"'](?P<value>[^\"'\n]+)\Z")
 #: The detectors ignore texts shorter than this; short known values are matched here.
 _SHORT_TEXT = 5
 
@@ -257,6 +264,12 @@ class LineMasker:
         word = _LAST_WORD.search(full)
         if word is not None and _CUT_CANDIDATE.match(word.group()):
             end = min(end, word.start())
+        url = _URL_CUT.search(full)
+        if url is not None:
+            end = min(end, url.start("value"))
+        quoted = _QUOTED_CUT.search(full)
+        if quoted is not None and key_is_sensitive(quoted.group("key")):
+            end = min(end, quoted.start("value"))
         end = max(end, lo)
         if end == len(full):
             return self._mask_short(full, lo, end) if len(full) < _SHORT_TEXT \
