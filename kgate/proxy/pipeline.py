@@ -336,7 +336,6 @@ class Pipeline:
             if frames is not None:
                 exchange.masked += frames.masked
 
-
     async def _refused_upgrade(self, down: Downstream, exchange: Exchange,
                                attrs: RequestAttributes, stream: UpgradedStream) -> None:
         """Upstream declined the upgrade: its reply is an error body, masked like any reply.

@@ -53,7 +53,7 @@ def test_only_pod_output_needs_priming(method: str, path: str, primed: bool) -> 
 def test_every_secret_value_is_taken_whatever_its_shape() -> None:
     import base64
 
-    from kgate.proxy.stages.priming import secret_values
+    from kgate.proxy.masking.primed import secret_values
 
     raw = [b"abcd", b"letters", b"12345", b"\xff\x00binary", b"x" * 10_000, b"a\nb\n"]
     secret = {"data": {f"k{i}": base64.b64encode(v).decode() for i, v in enumerate(raw)}
@@ -64,7 +64,7 @@ def test_every_secret_value_is_taken_whatever_its_shape() -> None:
 
 
 def test_secret_named_env_literals_are_taken() -> None:
-    from kgate.proxy.stages.priming import env_secret_values
+    from kgate.proxy.masking.primed import env_secret_values
 
     pod = {"spec": {"containers": [{"env": [
         {"name": "DB_PASSWORD", "value": "pw"}, {"name": "LOG_LEVEL", "value": "debug"},

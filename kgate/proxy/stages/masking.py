@@ -32,8 +32,8 @@ from kgate.proxy.masking import (
 )
 from kgate.proxy.masking import FrameMasker as EngineFrames
 from kgate.proxy.masking.catalogue import key_is_sensitive
+from kgate.proxy.masking.primed import env_secret_values, secret_values
 from kgate.proxy.masking.roundtrip import count_placeholders
-from kgate.proxy.stages.priming import env_secret_values, secret_values
 
 #: One exec/attach frame as the relay sees it: (channel, payload).
 Frame = tuple[int, bytes]
