@@ -17,6 +17,8 @@ _REQUEST_DROP = frozenset({"authorization", "host", "content-length", "accept-en
 _RESPONSE_DROP = frozenset({"content-length", "content-encoding", "set-cookie",
                             "www-authenticate"})
 JSON = "application/json"
+#: Handshake headers that only mean something on an upgrade request.
+_UPGRADE_ONLY = ("sec-websocket-", "http2-settings")
 
 
 def get(headers: Headers, name: str) -> str | None:
@@ -41,7 +43,13 @@ def _strip(headers: Headers, drop: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def request_headers(headers: Headers, *, rewrite_accept: bool) -> list[tuple[str, str]]:
-    """Headers to send upstream for a plain (non-upgrade) request."""
+    """Headers to send upstream for a plain (non-upgrade) request: nothing of an upgrade
+    handshake goes with it, whatever the agent sent."""
+    return [(k, v) for k, v in _forwarded(headers, rewrite_accept)
+            if not k.lower().startswith(_UPGRADE_ONLY)]
+
+
+def _forwarded(headers: Headers, rewrite_accept: bool) -> list[tuple[str, str]]:
     out = _strip(headers, _REQUEST_DROP)
     if rewrite_accept:
         accept = get(out, "accept")
@@ -51,8 +59,12 @@ def request_headers(headers: Headers, *, rewrite_accept: bool) -> list[tuple[str
 
 
 def upgrade_request_headers(headers: Headers) -> list[tuple[str, str]]:
-    """Headers to send upstream for an upgrade: hop-by-hop dropped except the upgrade itself."""
-    out = _strip(headers, _REQUEST_DROP)
+    """Headers to send upstream for an upgrade: hop-by-hop dropped except the upgrade itself.
+
+    ``Accept`` asks for JSON, like a plain request: if upstream declines the upgrade, its error
+    body is a Status kgate must be able to mask before passing it on.
+    """
+    out = _forwarded(headers, rewrite_accept=True)
     upgrade = get(headers, "upgrade")
     if upgrade:
         out += [("Connection", "Upgrade"), ("Upgrade", upgrade)]

@@ -1,6 +1,8 @@
 """The one place the stage order is written down.
 
-authenticate → parse → grant scope → policy → request-body checks → forward → mask → audit.
+authenticate → parse → grant scope → policy → prime (pod output) → request-body checks (incl.
+JSON-patch reads, ``stages.patchops``) → forward → mask → audit. Only exec, attach and
+port-forward may upgrade; every other request takes the masked path whatever its headers say.
 
 Each stage is a small object behind a Protocol (``kgate.proxy.stages``); stages say no by raising
 ``Refusal``; the pipeline turns refusals and upstream failures into ``Status`` replies and always
@@ -22,7 +24,13 @@ import orjson
 
 from kgate.proxy import headers as hdr
 from kgate.proxy.attributes import NonCanonicalPath, RequestAttributes, parse_request
-from kgate.proxy.engine import Downstream, Upstream, UpstreamRequest, UpstreamResponse
+from kgate.proxy.engine import (
+    Downstream,
+    UpgradedStream,
+    Upstream,
+    UpstreamRequest,
+    UpstreamResponse,
+)
 from kgate.proxy.errors import (
     BodyRefused,
     MaskingFailed,
@@ -36,11 +44,13 @@ from kgate.proxy.session import Exchange, Session
 from kgate.proxy.stages.audit import AuditSink, NoAudit
 from kgate.proxy.stages.body import inspect_body
 from kgate.proxy.stages.masking import (
+    Primed,
     RequestBodyCheck,
     ResponseMasker,
     StreamMasker,
     passes_unmasked,
 )
+from kgate.proxy.stages.patchops import check_patch_ops
 from kgate.proxy.stages.policy import BuiltinGuardrails, Policy
 from kgate.proxy.stages.priming import needs_priming, secrets_referenced_by
 from kgate.proxy.stages.scope import GrantScope, Ungranted
@@ -126,14 +136,29 @@ class Pipeline:
         if decision.action != "allow":
             raise denied(decision.rule or "policy", decision.message or "denied by policy")
         path_qs = down.raw_path + (f"?{down.raw_query}" if down.raw_query else "")
-        if needs_priming(attrs):
-            await self._prime(attrs)
-        if down.is_upgrade:
-            await self._relay(down, exchange, attrs, path_qs)
-            return
+        # Values primed for this exchange stay pinned until its stream ends: an agent that
+        # floods the session with other values cannot evict them while the output flows.
+        primed = await self._prime(attrs) if needs_priming(attrs) else None
+        try:
+            # Only exec, attach and port-forward may upgrade. Any other request carrying
+            # upgrade headers takes the masked path below (the headers are hop-by-hop and are
+            # not forwarded): an upgrade header must never be a way around masking.
+            if down.is_upgrade and attrs.is_exec_like:
+                await self._relay(down, exchange, attrs, path_qs)
+                return
+            await self._exchange(down, exchange, attrs, path_qs)
+        finally:
+            if primed is not None:
+                primed.release()
+
+    async def _exchange(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
+                        path_qs: str) -> None:
+        """A plain request: body checked, forwarded, reply masked."""
         body = await down.read_body(MAX_REQUEST_BODY) if _may_have_body(down) else None
         if body:
             body = self._check_body(down, exchange, attrs, body)
+            if exchange.body is not None:
+                check_patch_ops(attrs, exchange.body.media_type, exchange.body.document)
         request = UpstreamRequest(
             method=down.method, path_qs=path_qs, body=body,
             headers=hdr.request_headers(down.headers, rewrite_accept=attrs.is_resource))
@@ -170,23 +195,24 @@ class Pipeline:
         exchange.body_log = self.body_check.log_copy(attrs, content_type, body, facts)
         return body if rewritten is None else rewritten
 
-    async def _prime(self, attrs: RequestAttributes) -> None:
+    async def _prime(self, attrs: RequestAttributes) -> Primed:
         """Teach the masker the pod's Secrets before its logs or exec output are relayed.
 
-        Fetched with the broker's credential. A Secret that does not exist is skipped (the pod
-        cannot print it either); any other failure refuses the request, since kgate would not
-        recognise those values in the output.
+        Fetched with the broker's credential. Every value of every Secret the pod references is
+        learned, whatever its shape (see ``stages.priming``), and pinned until ``release``. A
+        Secret that does not exist is skipped (the pod cannot print it either); any other
+        failure refuses the request, since kgate would not recognise those values in the output.
         """
         base = f"/api/v1/namespaces/{quote(attrs.namespace, safe='')}"
-        pod = await self._fetch_json(f"{base}/pods/{quote(attrs.name, safe='')}")
-        if pod is None:
-            return  # no such pod: the request itself will answer 404
+        raw_pod = await self._fetch_json(f"{base}/pods/{quote(attrs.name, safe='')}")
         try:
-            self.masker.learn(pod)
-            for name in secrets_referenced_by(orjson.loads(pod)):
-                secret = await self._fetch_json(f"{base}/secrets/{quote(name, safe='')}")
-                if secret is not None:
-                    self.masker.learn(secret)
+            pod = orjson.loads(raw_pod) if raw_pod is not None else None
+            secrets: list[object] = []
+            for name in secrets_referenced_by(pod):
+                raw = await self._fetch_json(f"{base}/secrets/{quote(name, safe='')}")
+                if raw is not None:
+                    secrets.append(orjson.loads(raw))
+            return self.masker.prime(pod, secrets)
         except (MaskingFailed, orjson.JSONDecodeError) as err:
             raise Refusal(502, f"could not prepare masking of the pod's output ({err}); "
                                "refusing to relay output kgate cannot mask") from None
@@ -225,6 +251,11 @@ class Pipeline:
             raise Refusal(502, f"the API server {self.upstream.name} rejected kgate's upstream "
                                "credential (401 Unauthorized); the user must refresh the "
                                "credentials of that kubeconfig context")
+        if response.status < 200:
+            # Only the upgrade path may switch protocols; here it would be a way around masking.
+            raise Refusal(502, f"the API server {self.upstream.name} answered "
+                               f"{response.status} to a request that does not upgrade; "
+                               "refusing to pass it on")
         if not attrs.is_resource:
             await self._stream(down, exchange, response, out_headers, None)
             return
@@ -298,7 +329,7 @@ class Pipeline:
         exchange.upstream_status = exchange.status = stream.status
         if stream.status != 101:
             stream.close()
-            await down.respond(stream.status, hdr.response_headers(stream.headers), stream.body)
+            await self._refused_upgrade(down, exchange, attrs, stream)
             return
         exchange.upgraded = True
         try:
@@ -306,6 +337,29 @@ class Pipeline:
         finally:
             if frames is not None:
                 exchange.masked += frames.masked
+
+    async def _refused_upgrade(self, down: Downstream, exchange: Exchange,
+                               attrs: RequestAttributes, stream: UpgradedStream) -> None:
+        """Upstream declined the upgrade: its reply is an error body, masked like any reply.
+
+        kubectl retries exec as SPDY on any non-101 reply, so a 502 keeps its fallback working
+        as well as upstream's own answer would.
+        """
+        body = stream.body
+        ctype = hdr.media_type(hdr.get(stream.headers, "content-type"))
+        if body:
+            if ctype not in _JSON_TYPES:
+                raise Refusal(502, f"the API server {self.upstream.name} declined the "
+                                   f"{attrs.subresource} upgrade with a {ctype or 'untyped'} "
+                                   "body, which kgate cannot mask; refusing to pass it on")
+            try:
+                body, masked = self.masker.mask_body(attrs, body)
+            except MaskingFailed as err:
+                raise Refusal(502, f"could not mask the reply to the {attrs.subresource} "
+                                   f"upgrade ({err}); refusing to pass it on") from None
+            exchange.masked += masked
+        exchange.bytes_out = len(body)
+        await down.respond(stream.status, hdr.response_headers(stream.headers), body)
 
 
 def _may_have_body(down: Downstream) -> bool:

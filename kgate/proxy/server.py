@@ -8,6 +8,7 @@ already bound, so the agent can start before this process has imported aiohttp).
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 
@@ -22,6 +23,30 @@ from kgate.proxy.relay import relay_raw, relay_websocket
 from kgate.proxy.stages.masking import FrameMasker
 
 SHUTDOWN_TIMEOUT = 2.0
+
+
+class _OneLine(logging.Filter):
+    """Reduce the HTTP library's own error reports to one line without payload.
+
+    aiohttp logs a malformed request (a bad request line, a broken header) with a traceback
+    whose exception message quotes the offending bytes — which can include the agent's session
+    token or a secret it sent. kgate keeps only what happened and the exception's type.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        what = f" ({type(exc).__name__})" if exc is not None else ""
+        record.msg = f"kgate: the HTTP server dropped a request it could not handle{what}"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+#: The logger handed to aiohttp's request handler instead of ``aiohttp.server``.
+http_log = logging.getLogger("kgate.proxy.http")
+http_log.addFilter(_OneLine())
 
 
 def _is_upgrade(headers: hdr.Headers) -> bool:
@@ -58,13 +83,21 @@ class AiohttpDownstream:
             return  # a refusal after the head went out cannot be sent any more
         response = web.Response(status=status, headers=CIMultiDict(headers), body=body)
         self.response = response
+        self._close_if_upgrade(response)
         await response.prepare(self._request)
         await response.write_eof()
 
     async def start(self, status: int, headers: hdr.Headers) -> None:
         response = web.StreamResponse(status=status, headers=CIMultiDict(headers))
         self.response = response
+        self._close_if_upgrade(response)
         await response.prepare(self._request)
+
+    def _close_if_upgrade(self, response: web.StreamResponse) -> None:
+        """A request that asked to upgrade but got an ordinary reply ends its connection:
+        the HTTP parser may already treat what follows as the upgraded protocol."""
+        if self.is_upgrade or hdr.get(self.headers, "upgrade") is not None:
+            response.force_close()
 
     async def write(self, chunk: bytes) -> None:
         assert self.response is not None
@@ -111,7 +144,8 @@ class ProxyServer:
     async def start(self, host: str = "127.0.0.1", port: int = 0,
                     sock: socket.socket | None = None) -> str:
         """Start listening; return the server URL (``https://127.0.0.1:PORT``)."""
-        server = web.Server(self._handle, handler_cancellation=True)
+        server = web.Server(self._handle, handler_cancellation=True, logger=http_log,
+                            access_log=None)
         self._runner = web.ServerRunner(server, shutdown_timeout=SHUTDOWN_TIMEOUT,
                                         handle_signals=False)
         await self._runner.setup()

@@ -1,11 +1,11 @@
-"""``assert_no_leak``: no planted secret, in any encoding, in what the agent (or a log) saw.
+"""Leak assertions for attack tests: a planted secret must not appear in *any* form.
 
-Forms searched, for each secret and for each of its lines of 6+ characters: raw; base64 and
-base64url at every alignment (the stable middle of the encoding, which does not depend on the
-bytes around the value); lower- and upper-case hex; JSON-escaped (``\\"``, ``\\n``, ``\\u003c``…,
-with and without ``ensure_ascii``); percent-encoded. Failure messages name the secret by its
-index and the form, never its value (pytest prints assertion messages; a secret must not reach
-a CI log).
+``forms(secret)`` lists the byte strings that would give a secret (or one long line of a
+multi-line secret) away: raw, base64 and base64url at every alignment (only the characters that
+depend on the secret alone), hex in either case, JSON-escaped (plain, ASCII-only, Go's HTML-safe
+escapes) and percent-escaped. ``assert_no_leak`` searches data for all of them and, on failure,
+names the secret's index and the form — never the secret, so a failing test does not print what
+it was guarding.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
+from collections.abc import Iterable, Sequence
 
 MIN_LINE = 6
 
@@ -43,14 +44,16 @@ def _b64_needles(value: bytes) -> list[bytes]:
     return out
 
 
-def forms(secret: str) -> list[tuple[str, bytes]]:
+def forms(secret: str | bytes) -> list[tuple[str, bytes]]:
     """(form name, bytes) for every encoding of ``secret`` and of each of its long lines."""
+    if isinstance(secret, bytes):
+        secret = secret.decode("utf-8", "surrogateescape")
     values = [secret]
     if "\n" in secret:
         values += [ln.strip() for ln in secret.splitlines() if len(ln.strip()) >= MIN_LINE]
     out: list[tuple[str, bytes]] = []
     for v in values:
-        raw = v.encode()
+        raw = v.encode("utf-8", "surrogateescape")
         out.append(("raw", raw))
         for needle in _b64_needles(raw):
             out.append(("base64", needle))
@@ -67,20 +70,25 @@ def forms(secret: str) -> list[tuple[str, bytes]]:
     return [(name, b) for name, b in out if len(b) >= MIN_LINE]
 
 
-def leaks(text: bytes | str, secrets: list[str]) -> list[str]:
+def leaks(text: bytes | str, secrets: Sequence[str | bytes]) -> list[str]:
     """Descriptions (index and form, never the value) of every secret found in ``text``."""
     data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else bytes(text)
+    folded = data.lower()
     found: list[str] = []
     for i, secret in enumerate(secrets):
         for name, needle in forms(secret):
-            if needle in data:
+            # hex digits and %XX escapes may come in either case
+            loose = name in ("hex", "HEX") or (name.startswith("percent") and b"%" in needle)
+            if needle in data or (loose and needle.lower() in folded):
                 found.append(f"secret #{i} as {name}")
                 break
     return found
 
 
-def assert_no_leak(text: bytes | str, secrets: list[str], where: str = "output") -> None:
+
+def assert_no_leak(text: bytes | str, secrets: Iterable[str | bytes], where: str = "output"
+                   ) -> None:
     """Fail (naming index and form only) if any secret appears in ``text`` in any form."""
     __tracebackhide__ = True   # pytest would print this frame's arguments: the secrets
-    found = leaks(text, secrets)
+    found = leaks(text, list(secrets))
     assert not found, f"{where} leaks: {', '.join(found)}"

@@ -140,3 +140,63 @@ def test_deferred_values_are_settled_within_bounds(monkeypatch: pytest.MonkeyPat
     assert not k._pending
     assert len(k) == 3
     assert k.find("a plainword b") and not k.find("payments")
+
+
+# -- pinned (primed) values ------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["abcd", "lettersonly", "1234567890", "x" * 5000,
+                                   "sp ace d", "\udcff\udcfebinary\udc80"])
+def test_pinned_values_of_any_shape_are_found(value: str) -> None:
+    k = KnownValues()
+    k.pin([value])
+    text = f"before {value} after"
+    spans = k.find(text)
+    assert spans and text[spans[0][0]:spans[0][1]] == value.strip()
+
+
+def test_values_shorter_than_the_pin_minimum_are_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    k = KnownValues()
+    k.pin(["abc", "  ab  ", ""])
+    assert not k and not k.find("abc abc ab")
+
+
+def test_pins_survive_a_flood_and_end_with_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(known_module, "MAX_VALUES", 100)
+    k = KnownValues()
+    k.add("learned-1value")
+    pin = k.pin(["Pr1med-For-This-Stream", "line one\nline two2"])
+    for i in range(1000):                       # the agent floods the bounded set
+        k.add(f"flood-{i:05d}-value")
+    assert not k.find("learned-1value")         # an ordinary value was evicted …
+    text = "Pr1med-For-This-Stream line one line two2"
+    assert [text[s:e] for s, e in k.find(text)] == ["Pr1med-For-This-Stream", "line one",
+                                                    "line two2"]   # … pinned ones were not
+    pin.release()
+    pin.release()                                # idempotent
+    assert not k.find(text)
+
+
+def test_a_value_pinned_twice_stays_until_both_release() -> None:
+    k = KnownValues()
+    first, second = k.pin(["Shared-Value-1"]), k.pin(["Shared-Value-1"])
+    first.release()
+    assert k.find("Shared-Value-1")
+    second.release()
+    assert not k.find("Shared-Value-1")
+
+
+def test_long_values_are_found_in_pieces() -> None:
+    value = "".join(f"{i:05d}" for i in range(2000))   # 10,000 characters, one line
+    k = KnownValues()
+    k.pin([value])
+    piece = value[3000:6000]                            # what a cut line might show
+    assert k.find(piece)
+
+
+def test_partial_suffix_finds_the_start_of_a_known_value() -> None:
+    k = KnownValues()
+    k.pin(["Zq8-no-context-at-all"])
+    text = "connecting with Zq8-no-con"
+    assert k.partial_suffix(text) == text.index("Zq8")
+    assert k.partial_suffix("connecting with nothing") == len("connecting with nothing")
+    assert k.partial_suffix("ends with Zq8") == len("ends with Zq8")  # < PIN_MIN_LEN

@@ -261,3 +261,52 @@ def test_exec_flush_and_close_frame(masker: Masker) -> None:
     out = f.feed(b"\xff\x01")                        # v5 close of stdout flushes it first
     assert out[-1] == b"\xff\x01"
     assert PLACEHOLDER_RE.search(out[0].decode()) and b"WWWW" not in out[0]
+
+
+# -- a stream cut by its end (logs --limit-bytes) --------------------------------------------
+
+def _cut_log(masker: Masker, text: str, *, split: int | None = None) -> str:
+    stream = masker.text_stream()
+    data = text.encode()
+    parts = [data] if split is None else [data[:split], data[split:]]
+    return (b"".join(stream.feed(p) for p in parts) + stream.close()).decode()
+
+
+def test_a_stream_cut_inside_a_known_value_does_not_emit_its_first_half() -> None:
+    masker = Masker(MaskingSettings(), b"k" * 32)
+    masker.known.pin(["Zq8-no-context-at-all"])
+    for cut in range(4, len("Zq8-no-context-at-all")):
+        out = _cut_log(masker, "ok\nconnecting with " + "Zq8-no-context-at-all"[:cut], split=7)
+        assert "Zq8-" not in out and out.startswith("ok\nconnecting with kgate:masked:"), cut
+
+
+@pytest.mark.parametrize("tail", ["ghp_Q7Q7Q7Q7Q7Q7", "eyJhbGciOiJIUzI1", "AKIA1234ABCD",
+                                  "glpat-abcdefgh"])
+def test_a_cut_credential_shaped_last_word_is_masked(tail: str) -> None:
+    out = _cut_log(Masker(MaskingSettings(), b"k" * 32), f"got token {tail}")
+    assert tail not in out and out.startswith("got token kgate:masked:")
+
+
+@pytest.mark.parametrize(("line", "kept"), [
+    ("dsn postgres://app:lettersonly", "dsn postgres://app:"),
+    ('config password: "hunterhu', 'config password: "'),
+    ("export DB_PASSWORD='correcthorse", "export DB_PASSWORD='"),
+])
+def test_a_cut_before_the_closing_at_or_quote_is_masked(line: str, kept: str) -> None:
+    out = _cut_log(Masker(MaskingSettings(), b"k" * 32), line)
+    assert out.startswith(kept + "kgate:masked:"), out
+
+
+@pytest.mark.parametrize("text", ["done", "finished cleanly", "count=12", "line\n"])
+def test_ordinary_endings_are_left_alone(text: str) -> None:
+    masker = Masker(MaskingSettings(), b"k" * 32)
+    masker.known.pin(["Zq8-no-context-at-all"])
+    assert _cut_log(masker, text) == text
+
+
+def test_a_short_pinned_value_alone_without_newline_is_masked() -> None:
+    masker = Masker(MaskingSettings(), b"k" * 32)
+    masker.known.pin(["abcd"])
+    frames = masker.exec_stream()
+    out = frames.feed(b"\x01abcd") + frames.flush()
+    assert b"abcd" not in b"".join(out)

@@ -57,8 +57,19 @@ def test_upgrade_headers_keep_the_upgrade_only() -> None:
     out = hdr.upgrade_request_headers([
         ("Authorization", "Bearer s"), ("Connection", "Upgrade"), ("Upgrade", "websocket"),
         ("Sec-WebSocket-Key", "k"), ("Sec-WebSocket-Protocol", "v5.channel.k8s.io")])
+    # Accept asks for JSON: a declined upgrade's error body must be maskable.
     assert out == [("Sec-WebSocket-Key", "k"), ("Sec-WebSocket-Protocol", "v5.channel.k8s.io"),
-                   ("Connection", "Upgrade"), ("Upgrade", "websocket")]
+                   ("Accept", "application/json"), ("Connection", "Upgrade"),
+                   ("Upgrade", "websocket")]
+
+
+def test_plain_requests_carry_nothing_of_an_upgrade() -> None:
+    out = hdr.request_headers([
+        ("Connection", "keep-alive, Upgrade, HTTP2-Settings"), ("Connection", "Upgrade"),
+        ("Upgrade", "h2c"), ("upgrade", "websocket"), ("HTTP2-Settings", "AAMAAABk"),
+        ("Sec-WebSocket-Key", "k"), ("sec-websocket-protocol", "v5.channel.k8s.io"),
+        ("Keep-Alive", "timeout=5"), ("X-Kept", "yes")], rewrite_accept=False)
+    assert out == [("X-Kept", "yes")]
 
 
 def test_response_headers() -> None:

@@ -68,6 +68,7 @@ class _Frames:
 class WordMasker:
     def __init__(self) -> None:
         self.learned: list[bytes] = []
+        self.primed = self.released = 0
 
     def mask_body(self, attrs: RequestAttributes, body: bytes) -> tuple[bytes, int]:
         try:
@@ -98,6 +99,13 @@ class WordMasker:
     def learn(self, body: bytes) -> None:
         self.learned.append(body)
 
+    def prime(self, pod: object, secrets: list[object]) -> WordMasker:
+        self.primed += 1
+        return self
+
+    def release(self) -> None:
+        self.released += 1
+
 
 class BrokenMasker(WordMasker):
     def mask_body(self, attrs: RequestAttributes, body: bytes) -> tuple[bytes, int]:
@@ -110,9 +118,20 @@ def masked(proxied: Proxied, tmp_path: Path) -> Iterator[tuple[Path, Proxied]]:
     thread, proxy, _ = start_proxy_thread(proxied.upstream_kubeconfig, proxied.home,
                                           masker=masker, body_check=masker)
     try:
-        yield proxy.write_kubeconfig(tmp_path / "masked" / "kubeconfig"), proxied
+        kubeconfig = proxy.write_kubeconfig(tmp_path / "masked" / "kubeconfig")
+        _MASKERS[kubeconfig] = masker
+        yield kubeconfig, proxied
     finally:
+        _MASKERS.pop(tmp_path / "masked" / "kubeconfig", None)
         thread.stop()
+
+
+_MASKERS: dict[Path, WordMasker] = {}
+
+
+def proxied_masker(kubeconfig: Path) -> WordMasker:
+    """The toy masker behind the proxy that ``kubeconfig`` points at."""
+    return _MASKERS[kubeconfig]
 
 
 POD = """\
@@ -164,6 +183,9 @@ def test_watch_logs_and_exec_are_masked(masked: tuple[Path, Proxied], kubectl: K
     assert said.stdout == "the password is *******\n"
     no_newline = kubectl("exec", "talker", "--", "echo", "-n", "hunter2", kubeconfig=kc)
     assert no_newline.stdout == "*******"  # flushed at close
+    # logs and each exec were primed, and every priming was released when its stream ended
+    masker = proxied_masker(kc)
+    assert masker.primed == 3 and masker.released == 3
 
 
 def test_placeholder_write_back_is_422(masked: tuple[Path, Proxied],

@@ -48,3 +48,29 @@ def test_malformed_pods_reference_nothing(pod: object) -> None:
 ])
 def test_only_pod_output_needs_priming(method: str, path: str, primed: bool) -> None:
     assert needs_priming(parse_request(method, path)) is primed
+
+
+def test_every_secret_value_is_taken_whatever_its_shape() -> None:
+    import base64
+
+    from kgate.proxy.masking.primed import secret_values
+
+    raw = [b"abcd", b"letters", b"12345", b"\xff\x00binary", b"x" * 10_000, b"a\nb\n"]
+    secret = {"data": {f"k{i}": base64.b64encode(v).decode() for i, v in enumerate(raw)}
+              | {"bad": "not base64!", "empty": "", "num": 3},
+              "stringData": {"s": "plain text", "n": None}}
+    assert secret_values(secret) == [*raw, b"not base64!", b"plain text"]
+    assert secret_values(None) == [] and secret_values({"data": "x"}) == []
+
+
+def test_secret_named_env_literals_are_taken() -> None:
+    from kgate.proxy.masking.primed import env_secret_values
+
+    pod = {"spec": {"containers": [{"env": [
+        {"name": "DB_PASSWORD", "value": "pw"}, {"name": "LOG_LEVEL", "value": "debug"},
+        {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+        {"name": "MYSQL_PWD", "value": "p2"}]}],
+        "initContainers": [{"env": [{"name": "INIT_SECRET", "value": "p3"}]}]}}
+    assert env_secret_values(pod, lambda n: "PASS" in n or "SECRET" in n or "PWD" in n) == [
+        b"p3", b"pw", b"p2"]
+    assert env_secret_values({"spec": []}, lambda n: True) == []

@@ -22,6 +22,10 @@ from kgate.proxy.runner import ProxyOptions, ProxyThread, RunningProxy
 from kgate.upstream_config import load_upstream
 
 SILENT_PATH = "/api/v1/namespaces/default/configmaps/silent"
+DECLINED_PASSWORD = "Dq7-declined-Pw-X1z"   # a fake, in upstream's refusal of an upgrade
+DECLINED_JSON = ('{"kind":"Status","apiVersion":"v1","status":"Failure","code":400,'
+                 f'"message":"upgrade refused: password={DECLINED_PASSWORD}"}}')
+DECLINED_TEXT = f"upgrade refused: password={DECLINED_PASSWORD}\n"
 
 
 class RawUpstream:
@@ -39,6 +43,15 @@ class RawUpstream:
         self.seen.append(head)
         if SILENT_PATH in head.split("\r\n", 1)[0]:
             await asyncio.sleep(3600)
+        if "/declined/" in head.split("\r\n", 1)[0] and "upgrade: websocket" in head.lower():
+            as_json = "as=json" in head.split("\r\n", 1)[0]
+            body = (DECLINED_JSON if as_json else DECLINED_TEXT).encode()
+            ctype = "application/json" if as_json else "text/plain"
+            writer.write(f"HTTP/1.1 400 Bad Request\r\nContent-Type: {ctype}\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+            writer.close()
+            return
         writer.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
                      b"Upgrade: SPDY/3.1\r\n\r\n")
         while data := await reader.read(4096):
@@ -124,3 +137,60 @@ def test_an_upstream_that_never_answers_is_a_504(raw_proxy: tuple[RawUpstream, R
     assert resp.status == 504 and body["reason"] == "Timeout"
     message = body["message"]
     assert message.startswith("kgate: the API server") and "did not answer" in message
+
+
+@pytest.mark.parametrize("upgrade", ["SPDY/3.1", "websocket", "h2c"])
+def test_only_exec_attach_portforward_reach_the_upgrade_path(
+        raw_proxy: tuple[RawUpstream, RunningProxy], upgrade: str) -> None:
+    # This upstream switches protocols for anything. A Secret read that asks to upgrade must
+    # not be relayed: it goes upstream without upgrade headers, and a 101 there is refused.
+    upstream, proxy = raw_proxy
+    sock = _tls(proxy)
+    sock.sendall(b"GET /api/v1/namespaces/default/secrets/db HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 b"Authorization: Bearer " + proxy.session.token.encode()
+                 + b"\r\nConnection: Upgrade\r\nUpgrade: " + upgrade.encode()
+                 + b"\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n\r\n")
+    reply = b""
+    while chunk := sock.recv(4096):
+        reply += chunk
+    sock.close()
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 502"), head
+    assert json.loads(body)["message"].startswith("kgate: the API server")
+    seen = upstream.seen[-1].lower()
+    assert "\r\nupgrade:" not in seen and "sec-websocket" not in seen
+
+
+def _upgrade(proxy: RunningProxy, path: str, upgrade: str) -> tuple[bytes, bytes]:
+    sock = _tls(proxy)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 f"Authorization: Bearer {proxy.session.token}\r\nConnection: Upgrade\r\n"
+                 f"Upgrade: {upgrade}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n"
+                 "Sec-WebSocket-Protocol: SPDY/3.1+portforward.k8s.io\r\n\r\n".encode())
+    reply = b""
+    while b"\r\n\r\n" not in reply:
+        reply += sock.recv(4096)
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 101"):
+        while chunk := sock.recv(4096):
+            rest += chunk
+    sock.close()
+    return head, rest
+
+
+def test_a_declined_upgrade_is_masked_and_the_spdy_fallback_still_works(
+        raw_proxy: tuple[RawUpstream, RunningProxy]) -> None:
+    _, proxy = raw_proxy
+    base = "/api/v1/namespaces/default/pods/declined/portforward"
+    head, body = _upgrade(proxy, base + "?as=json", "websocket")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert DECLINED_PASSWORD.encode() not in body
+    assert json.loads(body)["message"].startswith("upgrade refused: password=kgate:masked:")
+    head, body = _upgrade(proxy, base + "?as=text", "websocket")
+    assert head.startswith(b"HTTP/1.1 502") and DECLINED_PASSWORD.encode() not in body
+    assert "cannot mask" in json.loads(body)["message"]
+    # kubectl's next move after any non-101 reply: the same request as SPDY, relayed.
+    head, _ = _upgrade(proxy, base, "SPDY/3.1")
+    assert head.startswith(b"HTTP/1.1 101")

@@ -8,7 +8,9 @@ Pure functions of their inputs (no sockets, clocks or files); the proxy's mask s
 * ``detectors``    — ``TextScanner``: one Aho-Corasick pass finds anchors, only matching
   detectors (private keys, AWS/GitHub/GitLab/Slack/Stripe tokens, JWTs, URL passwords,
   ``key=value`` assignments, custom regexes) run; produces span edits.
-* ``known``        — values seen as secret this session, found again as bare text in streams.
+* ``known``        — values seen as secret this session, found again as bare text in streams;
+  values primed for a live stream are pinned there until it ends.
+* ``primed``       — which values priming learns from a pod and its Secrets (all of them).
 * ``objects``      — walks every string and key of every reply (objects, Lists, Tables, watch
   events, Status): sensitive keys → placeholders, detectors on free text, known values anywhere.
 * ``harmless``     — the one list of structurally harmless fields (names, uids, timestamps…).

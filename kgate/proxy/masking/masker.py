@@ -101,6 +101,11 @@ class Masker:
                                      self._known, seen=SeenValues(), issued=self.issued,
                                      show_certificates=settings.show_certificates)
 
+    @property
+    def known(self) -> KnownValues:
+        """The values this session recognises as bare text (priming pins values here)."""
+        return self._known
+
     def placeholder(self, value: bytes | str) -> str:
         """``kgate:masked:<8 hex>`` for ``value``."""
         if isinstance(value, str):

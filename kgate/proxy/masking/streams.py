@@ -11,6 +11,14 @@ they must, with bounds so a hostile or broken stream cannot grow memory without 
 * ``WatchMasker`` holds the incomplete last event (one JSON document per line) up to
   ``event_limit``; a truncated or unparseable event is a ``MaskingError``, never passed on.
 * ``FrameMasker`` runs one ``LineMasker`` per output channel (1 stdout, 2 stderr).
+
+A stream that *ends* inside a line (``kubectl logs --limit-bytes`` cuts wherever the byte count
+runs out) may end with the first half of a secret, which no detector and no known-value match
+can recognise. So ``close`` masks such a tail: the longest end of the line that is the beginning
+of a known value, and a last word that looks like a cut credential (letters and digits mixed, or a
+token prefix such as ``ghp_``), a URL password or a quoted value of a sensitive key whose
+closing ``@`` or quote was cut off. Idle flushes (an exec prompt) are not treated so: the process
+chose to print that, and what a process may print is the threat model's business, not ours.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from .catalogue import key_is_sensitive
 from .detectors import TextScanner
 from .placeholders import MaskingError
 
@@ -32,6 +41,19 @@ _PEMISH = re.compile(
     r"|(?:Proc-Type|DEK-Info|Comment):[^\n]*)[ \t]*\r?\n?$"
 )
 
+# The last word of a cut stream: masked if it looks like the start of a credential.
+_LAST_WORD = re.compile(r"[A-Za-z0-9_+/.~-]{6,}={0,2}\Z")
+_CUT_CANDIDATE = re.compile(
+    r"(?=[^\d]*\d)(?=[^A-Za-z]*[A-Za-z])"        # letters and digits mixed
+    r"|gh[pousr]_|github_pat_|gl[a-z]{2,4}-|xox[a-z]-|xapp-|[sr]k_(?:live|test)_|AKIA|ASIA|eyJ")
+# A cut inside a URL's password or inside a quoted value of a sensitive key: the detectors need
+# the ``@`` or the closing quote that the cut removed.
+_URL_CUT = re.compile(r"://[^\s:/?#@\"'<>]+:(?P<value>[^\s@/?#\"'<>]+)\Z")
+_QUOTED_CUT = re.compile(
+    r"(?P<key>[A-Za-z0-9_.-]+)[\"']?[ \t]*[:=][ \t]*\\?[\"'](?P<value>[^\"'\n]+)\Z")
+#: The detectors ignore texts shorter than this; short known values are matched here.
+_SHORT_TEXT = 5
+
 LOG_LINE_LIMIT = 64 * 1024
 LOG_OVERLAP = 8 * 1024
 PEM_BLOCK_LIMIT = 64 * 1024
@@ -44,6 +66,11 @@ def _decode(b: bytes | bytearray) -> str:
 
 def _encode(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
+
+
+def _placeholder(scanner: TextScanner, text: str) -> str:
+    """The session's placeholder for ``text`` (the scanner holds the session's key)."""
+    return scanner._ph.of_text(text)
 
 
 def _open_begin(line: str) -> bool:
@@ -67,6 +94,7 @@ class LineMasker:
         self._block_size = 0
         self._swallow = False          # a PEM block was emitted early: drop its key lines
         self._drop_line = False        # drop the rest of an over-long key-material line
+        self._closing = False          # the stream ended: a cut last line is suspect
         self.masked = 0
 
     # -- ChunkMasker -------------------------------------------------------------------------
@@ -103,7 +131,12 @@ class LineMasker:
         return _encode("".join(out))
 
     def close(self) -> bytes:
-        out = self.flush()
+        """End of stream: ``flush``, and an unfinished last line never ends in a partial secret."""
+        self._closing = True
+        try:
+            out = self.flush()
+        finally:
+            self._closing = False
         self._swallow = False
         self._drop_line = False
         self._carry = ""
@@ -194,13 +227,56 @@ class LineMasker:
         full = self._carry + text
         lo = len(self._carry)
         cut = len(full) if final else max(lo, len(full) - self._overlap)
-        masked, n = self._scan.mask(full, lo, cut)
+        if final and self._closing:
+            masked, n = self._mask_cut_end(full, lo)
+        elif len(full) < _SHORT_TEXT:
+            masked, n = self._mask_short(full, lo, cut)
+        else:
+            masked, n = self._scan.mask(full, lo, cut)
         self.masked += n
         if _open_begin(full[:cut]):
             self._swallow = True
         self._carry = full[max(0, cut - self._overlap):cut]
         self._buf += _encode(full[cut:])
         return held + masked
+
+
+    def _mask_short(self, text: str, lo: int, hi: int) -> tuple[str, int]:
+        """Known values in a text too short for the detectors (a 4-character value, no newline)."""
+        known = self._scan.known
+        spans = known.find(text) if known else []
+        out, pos, n = [], lo, 0
+        for start, end in spans:
+            if end <= pos or start >= hi:
+                continue
+            out.append(text[pos:max(pos, start)])
+            out.append(_placeholder(self._scan, text[start:end]))
+            pos, n = min(end, hi), n + 1
+        out.append(text[pos:hi])
+        return "".join(out), n
+
+    def _mask_cut_end(self, full: str, lo: int) -> tuple[str, int]:
+        """Mask ``full[lo:]``, the last line of a stream that ended without its newline."""
+        end = len(full)
+        known = self._scan.known
+        if known:
+            end = min(end, known.partial_suffix(full))
+        word = _LAST_WORD.search(full)
+        if word is not None and _CUT_CANDIDATE.match(word.group()):
+            end = min(end, word.start())
+        url = _URL_CUT.search(full)
+        if url is not None:
+            end = min(end, url.start("value"))
+        quoted = _QUOTED_CUT.search(full)
+        if quoted is not None and key_is_sensitive(quoted.group("key")):
+            end = min(end, quoted.start("value"))
+        end = max(end, lo)
+        if end == len(full):
+            return self._mask_short(full, lo, end) if len(full) < _SHORT_TEXT \
+                else self._scan.mask(full, lo, end)
+        head, n = (self._mask_short(full, lo, end) if end < _SHORT_TEXT
+                   else self._scan.mask(full[:end], lo, end))
+        return head + _placeholder(self._scan, full[end:]), n + 1
 
 
 class WatchMasker:

@@ -15,6 +15,7 @@ default for every proxy run, with a fresh random placeholder key per session.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any, Protocol
 
@@ -27,6 +28,8 @@ from kgate.proxy.masking import (
     MaskingSettings,
 )
 from kgate.proxy.masking import FrameMasker as EngineFrames
+from kgate.proxy.masking.catalogue import key_is_sensitive
+from kgate.proxy.masking.primed import env_secret_values, secret_values
 from kgate.proxy.stages.body import BodyFacts
 
 #: One exec/attach frame as the relay sees it: (channel, payload).
@@ -107,6 +110,17 @@ class ResponseMasker(Protocol):
         even as bare text in logs and exec output; ``MaskingFailed`` if it is not JSON."""
         ...
 
+    def prime(self, pod: Any, secrets: list[Any]) -> Primed:
+        """Before a pod's output is relayed: recognise every value of the (parsed) Secrets it
+        references, and its secret-named env values, as bare text until ``release``."""
+        ...
+
+
+class Primed(Protocol):
+    """Values learned for one stream (pod logs, exec/attach), kept until ``release``."""
+
+    def release(self) -> None: ...
+
 
 class RequestBodyCheck(Protocol):
     def check(self, attrs: RequestAttributes, content_type: str, body: bytes,
@@ -179,7 +193,9 @@ class EngineMasker:
     def __init__(self, settings: MaskingSettings | None = None, key: bytes | None = None) -> None:
         # The key is random per session and never leaves this process: placeholders cannot be
         # linked across sessions or reversed by the agent.
-        self.engine = Masker(settings or MaskingSettings(), key or secrets.token_bytes(32))
+        settings = settings or MaskingSettings()
+        self.engine = Masker(settings, key or secrets.token_bytes(32))
+        self._env_names = re.compile(settings.secret_env_names)
 
     def mask_body(self, attrs: RequestAttributes, body: bytes) -> tuple[bytes, int]:
         try:
@@ -204,6 +220,16 @@ class EngineMasker:
             self.engine.learn(body)
         except MaskingError as err:
             raise MaskingFailed(str(err)) from None
+
+    def prime(self, pod: Any, secrets: list[Any]) -> Primed:
+        values = env_secret_values(pod, self._env_is_secret)
+        for secret in secrets:
+            values += secret_values(secret)
+        # Decoded the way the stream maskers decode output, so binary values match too.
+        return self.engine.known.pin(v.decode("utf-8", "surrogateescape") for v in values)
+
+    def _env_is_secret(self, name: str) -> bool:
+        return key_is_sensitive(name) or self._env_names.search(name) is not None
 
     def check(self, attrs: RequestAttributes, content_type: str, body: bytes,
               facts: BodyFacts | None = None) -> bytes | None:

@@ -4,7 +4,7 @@
 nothing around it for a detector to recognise. So before relaying logs or exec/attach output the
 pipeline fetches the pod and every Secret its containers can read, and teaches the masker their
 values. This module decides when that is needed and which Secrets a pod references; the pipeline
-does the fetching.
+does the fetching, and ``masking.primed`` says which values of them are learned (all of them).
 """
 
 from __future__ import annotations
@@ -56,4 +56,5 @@ def secrets_referenced_by(pod: Any) -> list[str]:
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
 
