@@ -49,7 +49,7 @@ from .bulk import dumps
 from .catalogue import is_reference, key_is_sensitive
 from .detectors import TextScanner
 from .known import KnownValues
-from .placeholders import PREFIX, Placeholders, is_placeholder
+from .placeholders import PLACEHOLDER_RE, PREFIX, Placeholders, is_placeholder
 from .seen import SeenValues
 from .slots import IssuedValues, slot_of
 
@@ -60,6 +60,7 @@ _KEY_CACHE = 65536
 _ESCAPABLE_BASIC = re.compile(r'["\\\x00-\x1f\x7f]')
 _ESCAPABLE_FULL = re.compile(r'[^\x20-\x7e]|["\\<>&/]')
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*([A-Za-z0-9+/=\s]+?)-----END \1-----")
+_ARMOUR = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 _FLAG = re.compile(r"^--?([A-Za-z0-9][A-Za-z0-9_.-]*)(=(.*))?$", re.DOTALL)
 _ANY_DOC = msgspec.json.Decoder()
 
@@ -458,6 +459,15 @@ class ObjectMasker:
             return None, False
         return self._issue(str(i), v, v[: m.start(3)] + self._ph.of_text(value), value), False
 
+    def _armoured(self, value: str) -> str | None:
+        """A PEM key under a sensitive key (``tls.key``) keeps its armour: the private-key
+        detector's result, but only when nothing but armour lines and placeholders is left."""
+        if "-----BEGIN" not in value:
+            return None
+        new, _ = self._scan.mask(value)   # unchanged if it was armoured in an earlier pass
+        rest = _ARMOUR.sub("", PLACEHOLDER_RE.sub("", new))
+        return new if not rest.strip() and PREFIX in new else None
+
     # -- strings -----------------------------------------------------------------------------
 
     def _value(self, key: str, value: str, safe: frozenset[str], sensitive: bool,
@@ -470,6 +480,9 @@ class ObjectMasker:
         if sensitive or (key not in safe and self._key_sensitive(key)):
             if not _maskable(value):
                 return None
+            armoured = self._armoured(value)
+            if armoured is not None:
+                return None if armoured == value else self._issue(where, value, armoured, value)
             return self._issue(where, value, self._ph.of_text(value), value)
         pre = self._pre
         if key in safe:
