@@ -26,17 +26,22 @@ SHUTDOWN_TIMEOUT = 2.0
 
 
 class _OneLine(logging.Filter):
-    """Reduce the HTTP library's own error reports to one line without payload.
+    """Reduce a library's own error reports to one line without payload.
 
     aiohttp logs a malformed request (a bad request line, a broken header) with a traceback
     whose exception message quotes the offending bytes — which can include the agent's session
-    token or a secret it sent. kgate keeps only what happened and the exception's type.
+    token or a secret it sent; asyncio's reports of failed callbacks can quote data the same
+    way. kgate keeps only what happened and the exception's type.
     """
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self._what = what
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        what = f" ({type(exc).__name__})" if exc is not None else ""
-        record.msg = f"kgate: the HTTP server dropped a request it could not handle{what}"
+        why = f" ({type(exc).__name__})" if exc is not None else ""
+        record.msg = f"kgate: {self._what}{why}"
         record.args = ()
         record.exc_info = None
         record.exc_text = None
@@ -46,7 +51,8 @@ class _OneLine(logging.Filter):
 
 #: The logger handed to aiohttp's request handler instead of ``aiohttp.server``.
 http_log = logging.getLogger("kgate.proxy.http")
-http_log.addFilter(_OneLine())
+http_log.addFilter(_OneLine("the HTTP server dropped a request it could not handle"))
+logging.getLogger("asyncio").addFilter(_OneLine("an I/O callback failed"))
 
 
 def _is_upgrade(headers: hdr.Headers) -> bool:

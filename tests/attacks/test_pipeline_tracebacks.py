@@ -102,3 +102,20 @@ def test_malformed_requests_leave_one_line_without_payload(tmp_path: Path) -> No
         assert len(line) < 300, "a log line long enough to carry a payload"
 
 
+
+
+def test_library_error_reports_lose_their_payload(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from kgate.proxy.server import http_log
+
+    try:
+        raise ValueError(f"bad bytes b'{SECRET}'")
+    except ValueError:
+        for logger in (logging.getLogger("asyncio"), http_log):
+            logger.exception("Exception in callback %r", SECRET)
+    assert len(caplog.records) == 2
+    for record in caplog.records:
+        assert SECRET not in record.getMessage() and record.exc_info is None
+        assert record.getMessage().endswith("(ValueError)")
+    assert SECRET not in caplog.text and "Traceback" not in caplog.text
