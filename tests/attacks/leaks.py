@@ -65,8 +65,8 @@ def forms(secret: str | bytes) -> list[tuple[str, bytes]]:
         go = json.dumps(v)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e") \
             .replace("&", "\\u0026")
         out.append(("json-go", go.encode()))
-        out.append(("percent", urllib.parse.quote(v, safe="").encode()))
-        out.append(("percent-plus", urllib.parse.quote_plus(v).encode()))
+        out.append(("percent", urllib.parse.quote(raw, safe="").encode()))
+        out.append(("percent-plus", urllib.parse.quote_plus(raw).encode()))
     return [(name, b) for name, b in out if len(b) >= MIN_LINE]
 
 
