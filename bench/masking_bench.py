@@ -1,9 +1,10 @@
 """Masking throughput and memory: big Lists, a pod Table, and log streaming.
 
 * ``mask_json`` over a 10,000-Secret ``SecretList`` (~20 MB, with last-applied annotations,
-  managedFields and repeated values as real clusters have) and over a ``Table`` of 10,000 pods
-  with ``includeObject=Object``: MB/s (median of several runs) and peak traced memory as a
-  multiple of the body size;
+  managedFields and repeated values as real clusters have), a 10,000-Pod ``PodList`` (~34 MB,
+  realistic pods: env with secrets and references, probes, projected volumes, owner references,
+  conditions, container statuses) and a ``Table`` of 10,000 pods with ``includeObject=Object``:
+  MB/s (median of several runs) and peak traced memory as a multiple of the body size;
 * a watch stream of the same Secrets as NDJSON events in 16 KiB chunks;
 * log streaming over ~50 MB of realistic lines in 16 KiB chunks, detectors on vs off.
 

@@ -56,6 +56,8 @@ from .slots import IssuedValues, slot_of
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _NESTED_CACHE = 4096
 _KEY_CACHE = 65536
+_CLEAN_TEXT_LEN = 256
+_SUBTREES, _BY_PARENT, _ANYWHERE = harmless.SUBTREES, harmless.BY_PARENT, harmless.ANYWHERE
 #: Strings that a JSON encoder may have escaped, so the raw-body pre-check cannot vouch for them.
 _ESCAPABLE_BASIC = re.compile(r'["\\\x00-\x1f\x7f]')
 _ESCAPABLE_FULL = re.compile(r'[^\x20-\x7e]|["\\<>&/]')
@@ -104,6 +106,10 @@ class ObjectMasker:
         self._sensitive: dict[str, bool] = {}
         self._env_sensitive: dict[str, bool] = {}
         self._clean_keys: set[str] = set()
+        #: Strings the detectors found nothing in (they repeat: images, paths, flags, enums).
+        self._clean_text: set[str] = set()
+        #: Strings and keys no known value was in, with how many values were known then.
+        self._known_clean: dict[str, int] = {}
         self._certs: dict[str, bool] = {}
         # per-object walking state
         self._pre = _EVERYTHING
@@ -117,10 +123,22 @@ class ObjectMasker:
 
     # -- entry points ------------------------------------------------------------------------
 
-    def precheck(self, raw: bytes | memoryview | str | None) -> _Precheck:
-        """Decide from the raw JSON text what the walk of this object has to look at."""
+    def precheck(self, raw: bytes | memoryview | str | None, doc: Any = None,
+                 kind: str | None = None) -> _Precheck:
+        """Decide from the raw JSON text what the walk of this object has to look at.
+
+        A Secret is judged without its own values (``data``, ``stringData``, the last-applied
+        annotation): those are masked or walked in full whatever the pre-check says, and would
+        otherwise make every Secret look like it holds a known value.
+        """
         if raw is None:
             return _EVERYTHING
+        rest = _secret_remainder(doc, kind)
+        if rest is not None:
+            try:
+                raw = dumps(rest)
+            except (TypeError, RecursionError):
+                return _EVERYTHING
         text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "surrogatepass")
         backslash = "\\" in text
         escapable = _ESCAPABLE_FULL if ("\\u" in text or "\\/" in text) else _ESCAPABLE_BASIC
@@ -152,7 +170,7 @@ class ObjectMasker:
         ``raw`` is the JSON the document was decoded from, if the caller has it (faster).
         """
         self.learn_secrets(doc, kind_hint)
-        pre = self.precheck(raw)
+        pre = self.precheck(raw, doc, kind_hint)
         try:
             if isinstance(doc, list):
                 return self._counted(self._walk(lambda p: sum(
@@ -170,7 +188,7 @@ class ObjectMasker:
         if not isinstance(doc, dict):
             return 0
         return self._counted(self._walk(lambda p: self._document(doc, kind, p),
-                                        self.precheck(raw)))
+                                        self.precheck(raw, doc, kind)))
 
     def envelope(self, rest: dict[str, Any], kind: str | None) -> int:
         """A big collection's own fields besides its elements (metadata, columns)."""
@@ -367,10 +385,12 @@ class ObjectMasker:
         check_keys = pre.known or pre.detect
         quiet = not check_keys
         sensitive_of = self._sensitive
+        clean_keys = self._clean_keys
+        clean_text = self._clean_text
         for key, value in d.items():
             if key in skip:
                 continue
-            if check_keys and self._key_suspect(key):
+            if check_keys and (pre.known or key not in clean_keys) and self._key_suspect(key):
                 new_key = self._mask_key(key)
                 if new_key is not None:
                     renames.append((key, new_key))
@@ -380,27 +400,31 @@ class ObjectMasker:
                 if key == "value" and isinstance(pair_name, str):
                     sensitive = self._pair_sensitive(pair_name)
                 elif key in safe:
-                    if quiet:
+                    if not pre.known:
                         continue
                     sensitive = False
                 else:
                     cached = sensitive_of.get(key)
                     sensitive = self._key_sensitive(key) if cached is None else cached
-                if quiet and not sensitive and value[0] not in "{[" and key != LAST_APPLIED:
+                if not sensitive and (quiet or (not pre.known and value in clean_text)) \
+                        and value[0] not in "{[" and key != LAST_APPLIED:
                     continue
                 new = self._value(key, value, safe, sensitive)
                 if new is not None:
                     d[key] = new
                     n += 1
-            elif isinstance(value, dict | list):
-                if key in harmless.SUBTREES:
+            elif type(value) is dict or type(value) is list:
+                if key in _SUBTREES:
                     if pre.known:
                         path.append(key)
                         n += self._known_tree(value)
                         path.pop()
                     continue
                 path.append(key)
-                n += self._container(value, key, harmless.BY_PARENT.get(key, harmless.ANYWHERE))
+                if isinstance(value, dict):
+                    n += self._dict(value, _BY_PARENT.get(key, _ANYWHERE))
+                else:
+                    n += self._list(value, key, _BY_PARENT.get(key, _ANYWHERE))
                 path.pop()
         for old, new_key in renames:
             d[new_key] = d.pop(old)
@@ -503,13 +527,24 @@ class ObjectMasker:
             if is_placeholder(value):
                 return None
             return self._issue(where, value, self._ph.of_text(value), value)
-        detect = pre.detect == ALL or (pre.detect == SOME and pre.escapable.search(value)
-                                       is not None)
-        known = pre.known == ALL or (pre.known == SOME and pre.escapable.search(value)
-                                     is not None)
+        if pre.detect == SOME or pre.known == SOME:
+            escaped = pre.escapable.search(value) is not None
+            detect = pre.detect == ALL or (pre.detect == SOME and escaped)
+            known = pre.known == ALL or (pre.known == SOME and escaped)
+        else:
+            detect, known = pre.detect == ALL, pre.known == ALL
+        if detect and value in self._clean_text:
+            detect = False
         if not (detect or known):
             return None
-        new, c = self._scan.mask(value) if detect else (value, 0)
+        if detect:
+            new, c = self._scan.mask(value)
+            if not c and len(value) <= _CLEAN_TEXT_LEN:
+                if len(self._clean_text) >= _KEY_CACHE:
+                    self._clean_text.clear()
+                self._clean_text.add(value)
+        else:
+            new, c = value, 0
         if known:
             new, k = self._known_only(new)
             c += k
@@ -572,8 +607,16 @@ class ObjectMasker:
         return text, n
 
     def _known_only(self, value: str) -> tuple[str, int]:
+        generation = len(self.seen)
+        cache = self._known_clean
+        if cache.get(value) == generation:
+            return value, 0   # checked since the last value was learned: still clean
         spans = self.seen.find(value)
         if not spans:
+            if len(value) <= _CLEAN_TEXT_LEN:
+                if len(cache) >= _KEY_CACHE:
+                    cache.clear()
+                cache[value] = generation
             return value, 0
         out: list[str] = []
         pos = 0
@@ -775,6 +818,33 @@ def _namespace_of(o: Any) -> str:
             if isinstance(ns, str):
                 return ns
     return ""
+
+
+def _secret_remainder(doc: Any, kind: str | None) -> dict[str, Any] | None:
+    """A Secret (or a watch event of one) without its values and last-applied annotation, for
+    the pre-check; None for anything else."""
+    if not isinstance(doc, dict):
+        return None
+    obj, wrapper = doc, None
+    if "object" in doc and "metadata" not in doc and isinstance(doc.get("object"), dict):
+        obj, wrapper, kind = doc["object"], doc, None
+    k = obj.get("kind")
+    if not isinstance(k, str):
+        k = kind
+    if not (k == "Secret" or (k is None and _looks_like_secret(obj))):
+        return None
+    rest = {key: v for key, v in obj.items() if key not in ("data", "stringData", "metadata")}
+    rest["_keys"] = [list(v) for v in (obj.get("data"), obj.get("stringData"))
+                     if isinstance(v, dict)]
+    md = obj.get("metadata")
+    if isinstance(md, dict):
+        ann = md.get("annotations")
+        if isinstance(ann, dict) and LAST_APPLIED in ann:
+            md = {**md, "annotations": {a: v for a, v in ann.items() if a != LAST_APPLIED}}
+        rest["metadata"] = md
+    if wrapper is not None:
+        rest["_event"] = {key: v for key, v in wrapper.items() if key != "object"}
+    return rest
 
 
 def _looks_like_secret(o: dict[str, Any]) -> bool:
