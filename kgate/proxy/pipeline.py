@@ -1,11 +1,15 @@
 """The one place the stage order is written down.
 
-authenticate → parse → grant scope → policy → request-body checks → forward → mask → audit.
+authenticate → parse → read + inspect the body → grant scope → policy (allow | deny | review:
+hold until a human decides) → forward → mask → audit.
 
-Each stage is a small object behind a Protocol (``kgate.proxy.stages``); stages say no by raising
-``Refusal``; the pipeline turns refusals and upstream failures into ``Status`` replies and always
-hands the finished ``Exchange`` to the audit stage. The pipeline itself does no socket I/O: it
-talks to the agent through ``Downstream`` and to the API server through ``Upstream``.
+Each stage is a small object behind a Protocol (``kgate.proxy.stages``). A stage says no by
+raising ``Refusal``; policy answers with a ``Decision`` that ``stages.policy.refusal`` turns into
+one, and every named refusal — the masking guardrails included — is decided by policy
+evaluation over the request's facts, so ``kgate policy eval`` sees them all. The pipeline turns
+refusals and upstream failures into ``Status`` replies and always hands the finished
+``Exchange`` to the audit stage. It does no socket I/O itself: it talks to the agent through
+``Downstream`` and to the API server through ``Upstream``.
 """
 
 from __future__ import annotations
@@ -20,18 +24,18 @@ from urllib.parse import quote
 
 import orjson
 
+from kgate.holds.gate import HoldGate
 from kgate.proxy import headers as hdr
 from kgate.proxy.attributes import NonCanonicalPath, RequestAttributes, parse_request
 from kgate.proxy.engine import Downstream, Upstream, UpstreamRequest, UpstreamResponse
 from kgate.proxy.errors import (
-    BodyRefused,
     MaskingFailed,
     Refusal,
     UpstreamError,
     bad_request,
-    denied,
     unauthorized,
 )
+from kgate.proxy.review import settle_review
 from kgate.proxy.session import Exchange, Session
 from kgate.proxy.stages.audit import AuditSink, NoAudit
 from kgate.proxy.stages.body import inspect_body
@@ -39,9 +43,8 @@ from kgate.proxy.stages.masking import (
     RequestBodyCheck,
     ResponseMasker,
     StreamMasker,
-    passes_unmasked,
 )
-from kgate.proxy.stages.policy import BuiltinGuardrails, Policy
+from kgate.proxy.stages.policy import PolicyDecider, PolicyStage, gather_facts, refusal
 from kgate.proxy.stages.priming import needs_priming, secrets_referenced_by
 from kgate.proxy.stages.scope import GrantScope, Ungranted
 
@@ -62,8 +65,10 @@ class Pipeline:
     masker: ResponseMasker
     body_check: RequestBodyCheck
     scope: GrantScope = field(default_factory=Ungranted)
-    policy: Policy = field(default_factory=BuiltinGuardrails)
+    policy: PolicyDecider = field(default_factory=PolicyStage)
     audit: AuditSink = field(default_factory=NoAudit)
+    #: Where calls the policy sends to review wait; None: review refuses (no store to wait on).
+    holds: HoldGate | None = None
 
     async def handle(self, down: Downstream) -> None:
         """Run one exchange to its end; never raises for expected failures."""
@@ -116,24 +121,28 @@ class Pipeline:
         except NonCanonicalPath as err:
             raise bad_request(str(err)) from None
         exchange.attributes = attrs
-        if not attrs.is_resource and not passes_unmasked(attrs):
-            raise Refusal(403, f"the non-resource path {attrs.path} is not forwarded: kgate "
-                               "cannot tell what it returns, so it cannot mask it",
-                          rule="mask-nonresource")
+        content_type = hdr.get(down.headers, "content-type") or ""
+        body = None
+        if not down.is_upgrade and _may_have_body(down):
+            body = await down.read_body(MAX_REQUEST_BODY)
+            if body:
+                self._inspect_body(down, exchange, attrs, content_type, body)
         self.scope.check(attrs)
-        decision = self.policy.decide(attrs, down.headers)
+        facts = gather_facts(attrs, down.headers, body, exchange.body, content_type,
+                             self.body_check)
+        decision = await self.policy.decide(facts)
         exchange.decision, exchange.rule = decision.action, decision.rule
-        if decision.action != "allow":
-            raise denied(decision.rule or "policy", decision.message or "denied by policy")
+        if decision.action == "deny":
+            raise refusal(decision)
         path_qs = down.raw_path + (f"?{down.raw_query}" if down.raw_query else "")
+        if decision.action == "review":
+            await settle_review(self.holds, self.upstream, self.masker, exchange, attrs,
+                                decision, path_qs, content_type, body)
         if needs_priming(attrs):
             await self._prime(attrs)
         if down.is_upgrade:
             await self._relay(down, exchange, attrs, path_qs)
             return
-        body = await down.read_body(MAX_REQUEST_BODY) if _may_have_body(down) else None
-        if body:
-            self._check_body(down, exchange, attrs, body)
         request = UpstreamRequest(
             method=down.method, path_qs=path_qs, body=body,
             headers=hdr.request_headers(down.headers, rewrite_accept=attrs.is_resource))
@@ -144,28 +153,16 @@ class Pipeline:
         finally:
             response.close()
 
-    def _check_body(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
-                    body: bytes) -> None:
-        """What the body is (kind/name, even for protobuf), refused if it writes masks back."""
-        content_type = hdr.get(down.headers, "content-type") or ""
+    def _inspect_body(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
+                      content_type: str, body: bytes) -> None:
+        """What the body is (kind/name, even for protobuf) and the masked copy a log keeps.
+
+        Done before policy: ``body:`` rules, the placeholder guardrail and a hold's view of the
+        call all need it. A body that cannot be inspected is refused here (``inspect_body``).
+        """
         exchange.bytes_in = len(body)
-        facts = exchange.body = inspect_body(content_type,
-                                             hdr.get(down.headers, "content-encoding"), body)
-        try:
-            self.body_check.check(attrs, content_type, body)
-        except BodyRefused as err:
-            # Shaped like kube's Invalid Status: kubectl prints "<field>: <message>" per cause
-            # (and kubectl edit lists them in the file it reopens).
-            message = f"kgate: {err}"
-            causes = [{"reason": "FieldValueInvalid", "field": field,
-                       "message": "kgate: a masked placeholder cannot be written back"}
-                      for field in err.fields[:20]]
-            raise Refusal(422, message, rule="no-placeholder-writes", details={
-                "name": facts.name,
-                "group": attrs.api_group,
-                "kind": facts.kind or attrs.resource,
-                "causes": causes or [{"reason": "FieldValueInvalid", "message": message}],
-            }) from None
+        exchange.body = inspect_body(content_type, hdr.get(down.headers, "content-encoding"),
+                                     body)
         exchange.body_log = self.body_check.log_copy(attrs, content_type, body)
 
     async def _prime(self, attrs: RequestAttributes) -> None:
@@ -282,11 +279,8 @@ class Pipeline:
 
     async def _relay(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
                      path_qs: str) -> None:
+        # exec/attach over SPDY never gets here: policy's mask-exec-output refused it.
         frames = self.masker.exec_frames(attrs) if attrs.is_exec_like else None
-        is_websocket = (hdr.get(down.headers, "upgrade") or "").lower() == "websocket"
-        if frames is not None and not is_websocket and attrs.subresource != "portforward":
-            raise Refusal(403, f"{attrs.subresource} over SPDY cannot be masked; use a kubectl "
-                               "that speaks WebSocket (1.30 or newer)", rule="mask-exec-output")
         request = UpstreamRequest(method=down.method, path_qs=path_qs,
                                   headers=hdr.upgrade_request_headers(down.headers))
         try:
