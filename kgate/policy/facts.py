@@ -36,8 +36,10 @@ class Facts:
     dry_run: bool = False
     #: Fields of the body that carry a masked placeholder (``no-placeholder-writes``).
     placeholder_fields: tuple[str, ...] = ()
-    #: Whether the body carried placeholders at all (also when their fields cannot be named).
+    #: Whether the body carried placeholders at all (also when their fields cannot be named),
+    #: and what the body check said about them.
     has_placeholders: bool = False
+    placeholder_message: str = ""
     #: For a non-resource path: True if its reply describes the API and needs no masking.
     describes_api: bool = False
     #: Paths a JSON patch would copy a secret value into (mask-pipeline's ``no-secret-copy``).

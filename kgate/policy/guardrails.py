@@ -160,9 +160,10 @@ def _exec_output(f: Facts) -> Hit | None:
 def _placeholder_writes(f: Facts) -> Hit | None:
     if not f.has_placeholders:
         return None
-    message = ("the request body contains masked placeholder(s) (kgate:masked:…); writing "
-               "them back would overwrite the real values. Send only the fields you mean to "
-               "change, without masked values")
+    message = f.placeholder_message or (
+        "the request body contains masked placeholder(s) (kgate:masked:…); writing them back "
+        "would overwrite the real values. Send only the fields you mean to change, without "
+        "masked values")
     # Shaped like kube's Invalid Status: kubectl prints "<field>: <message>" per cause (and
     # kubectl edit lists them in the file it reopens).
     causes = [{"reason": "FieldValueInvalid", "field": field,

@@ -54,6 +54,7 @@ def gather_facts(attrs: RequestAttributes, headers: Sequence[tuple[str, str]],
     complete = True
     placeholders: tuple[str, ...] = ()
     has_placeholders = False
+    placeholder_message = ""
     if body and inspected is not None:
         if inspected.media_type == PROTOBUF:
             document, complete = protobuf_document(body)
@@ -64,10 +65,11 @@ def gather_facts(attrs: RequestAttributes, headers: Sequence[tuple[str, str]],
                 body_check.check(attrs, content_type, body)
             except BodyRefused as err:
                 has_placeholders, placeholders = True, tuple(err.fields)
+                placeholder_message = str(err)
     return Facts(
         attrs=attrs, headers=tuple(headers), body=document, body_complete=complete,
         dry_run=dry_run_of(attrs, document), placeholder_fields=placeholders,
-        has_placeholders=has_placeholders,
+        has_placeholders=has_placeholders, placeholder_message=placeholder_message,
         describes_api=not attrs.is_resource and passes_unmasked(attrs),
         # mask-pipeline's no-secret-copy guard fills ``secret_copy`` here when it merges.
     )
