@@ -4,7 +4,7 @@ authenticate → parse → read + inspect the body → grant scope → policy (a
 hold until a human decides) → forward → mask → audit.
 
 Each stage is a small object behind a Protocol (``kgate.proxy.stages``). A stage says no by
-raising ``Refusal``; policy answers with a ``Decision`` that ``stages.policy.refusal`` turns into
+raising ``Refusal``; policy answers with a ``Decision`` that ``stages.policy.refusal_for`` turns into
 one, and every named refusal — the masking guardrails included — is decided by policy
 evaluation over the request's facts, so ``kgate policy eval`` sees them all. The pipeline turns
 refusals and upstream failures into ``Status`` replies and always hands the finished
@@ -44,7 +44,7 @@ from kgate.proxy.stages.masking import (
     ResponseMasker,
     StreamMasker,
 )
-from kgate.proxy.stages.policy import PolicyDecider, PolicyStage, gather_facts, refusal
+from kgate.proxy.stages.policy import PolicyDecider, PolicyStage, gather_facts, refusal_for
 from kgate.proxy.stages.priming import needs_priming, secrets_referenced_by
 from kgate.proxy.stages.scope import GrantScope, Ungranted
 
@@ -79,7 +79,8 @@ class Pipeline:
         try:
             await self._run(down, exchange)
         except Refusal as refusal:
-            exchange.decision = "deny" if refusal.code < 500 else "error"
+            if exchange.decision != "review":  # a held call keeps "review" (and its hold id)
+                exchange.decision = "deny" if refusal.code < 500 else "error"
             exchange.rule = exchange.rule or refusal.rule
             exchange.message = refusal.message
             exchange.status = refusal.code
@@ -133,7 +134,7 @@ class Pipeline:
         decision = await self.policy.decide(facts)
         exchange.decision, exchange.rule = decision.action, decision.rule
         if decision.action == "deny":
-            raise refusal(decision)
+            raise refusal_for(decision)
         path_qs = down.raw_path + (f"?{down.raw_query}" if down.raw_query else "")
         if decision.action == "review":
             await settle_review(self.holds, self.upstream, self.masker, exchange, attrs,

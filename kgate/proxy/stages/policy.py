@@ -4,7 +4,7 @@
 read and inspected, ``kgate policy eval`` with a body from a file — so both judge a request the
 same way. ``PolicyStage.decide`` is awaited (evaluation itself is pure and fast; a future policy
 may consult something slower) and answers with a ``Decision``; a ``deny`` becomes a ``Refusal``
-through ``refusal``, the one way a decision says no. ``review`` is handled by the pipeline with
+through ``refusal_for``, the one way a decision says no. ``review`` is handled by the pipeline with
 the hold gate (``kgate.holds``).
 """
 
@@ -20,7 +20,7 @@ from kgate.proxy.errors import BodyRefused, Refusal
 from kgate.proxy.stages.body import PROTOBUF, BodyFacts
 from kgate.proxy.stages.masking import RequestBodyCheck, passes_unmasked
 
-__all__ = ["Decision", "PolicyStage", "PolicyDecider", "gather_facts", "refusal"]
+__all__ = ["Decision", "PolicyStage", "PolicyDecider", "gather_facts", "refusal_for"]
 
 
 class PolicyDecider(Protocol):
@@ -40,7 +40,7 @@ class PolicyStage:
         return evaluate(self.policy, facts)
 
 
-def refusal(decision: Decision) -> Refusal:
+def refusal_for(decision: Decision) -> Refusal:
     """The Status the agent gets for a ``deny``."""
     return Refusal(decision.code, decision.refusal_message, rule=decision.rule,
                    details=decision.details)
