@@ -6,6 +6,8 @@ ephemeral containers, node access) are policy: a user who knows what they do may
 The masking guardrails are not: each one guards a place where kgate could not mask what comes
 back (a non-resource path, exec output over SPDY) or where a write would destroy data (a
 placeholder written back, a JSON patch copying a secret elsewhere), so they cannot be disabled.
+Order matters only for which name a refusal carries: the more specific ``no-node-access`` comes
+before ``no-proxy-subresources``, which still refuses ``nodes/proxy`` if the first is disabled.
 Every check is a pure function of ``Facts``; the proxy and ``kgate policy eval`` run the same
 ones through ``kgate.policy.evaluate``.
 """
@@ -204,12 +206,12 @@ GUARDRAILS: tuple[Guardrail, ...] = (
     Guardrail("no-csr", "creating or approving CertificateSigningRequests", True, _csr),
     Guardrail("no-rbac-escalation", "escalate/bind/impersonate verbs; bindings to "
               "cluster-admin; roles with '*' verbs", True, _rbac_escalation),
+    Guardrail("no-node-access", "nodes/proxy, nodes/log and other kubelet endpoints", True,
+              _node_access),
     Guardrail("no-proxy-subresources", "pods/proxy, services/proxy, nodes/proxy", True,
               _proxy_subresources),
     Guardrail("no-ephemeral-containers", "pods/ephemeralcontainers (kubectl debug)", True,
               _ephemeral_containers),
-    Guardrail("no-node-access", "nodes/proxy, nodes/log and other kubelet endpoints", True,
-              _node_access),
 )
 
 BY_NAME: dict[str, Guardrail] = {g.name: g for g in GUARDRAILS}
