@@ -4,8 +4,8 @@ authenticate → parse → read + inspect the body → grant scope → policy (a
 hold until a human decides) → forward → mask → audit.
 
 Each stage is a small object behind a Protocol (``kgate.proxy.stages``). A stage says no by
-raising ``Refusal``; policy answers with a ``Decision`` that ``stages.policy.refusal_for`` turns into
-one, and every named refusal — the masking guardrails included — is decided by policy
+raising ``Refusal``; policy answers with a ``Decision`` that ``stages.policy.refusal_for`` turns
+into one, and every named refusal — the masking guardrails included — is decided by policy
 evaluation over the request's facts, so ``kgate policy eval`` sees them all. The pipeline turns
 refusals and upstream failures into ``Status`` replies and always hands the finished
 ``Exchange`` to the audit stage. It does no socket I/O itself: it talks to the agent through

@@ -6,6 +6,7 @@ something the default policy file has to remember.
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ apiVersion: certificates.k8s.io/v1
 kind: CertificateSigningRequest
 metadata: {name: agent-csr}
 spec:
-  request: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0KLS0tLS1FTkQgQ0VSVElGSUNBVEUgUkVRVUVTVC0tLS0tCg==
+  request: %s
   signerName: kubernetes.io/kube-apiserver-client
   usages: [client auth]
 """
@@ -43,6 +44,11 @@ def _records(proxied: Proxied, rule: str) -> list[Exchange]:
             return found
         time.sleep(0.05)
     return []
+
+
+def _csr() -> str:
+    pem = b"-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n"
+    return CSR % base64.b64encode(pem).decode()
 
 
 @pytest.fixture
@@ -92,7 +98,7 @@ def test_sa_token_secret_body_was_protobuf(with_pod: Path, proxied: Proxied,
 def test_csr_create_denied(with_pod: Path, proxied: Proxied, kubectl: KubectlRunner,
                            tmp_path: Path) -> None:
     manifest = tmp_path / "csr.yaml"
-    manifest.write_text(CSR)
+    manifest.write_text(_csr())
     proc = kubectl("create", "-f", str(manifest), kubeconfig=with_pod, check=False)
     assert proc.returncode != 0
     assert "kgate: denied by rule no-csr: " in proc.stderr, proc.stderr
