@@ -1,4 +1,5 @@
-"""Glob patterns for policy match keys: ``*`` (any run), ``?`` (one character), ``[…]`` classes.
+"""Glob patterns for policy match keys: ``*`` (any run), ``?`` (one character), ``[…]`` classes
+(``[!…]`` negates, as in ``fnmatch``).
 
 Patterns are validated and compiled once when the policy is loaded, so a broken pattern is a
 file:line error and matching on the hot path is one precompiled regex per key. Matching is
@@ -31,7 +32,7 @@ def translate(pattern: str) -> str:
         elif c == "?":
             out.append(".")
         elif c == "[":
-            j = i + 1 if i < n and pattern[i] in "!^" else i
+            j = i + 1 if i < n and pattern[i] == "!" else i
             if j < n and pattern[j] == "]":  # "[]…]": a literal ']' first in the class
                 j += 1
             end = pattern.find("]", j)
@@ -39,7 +40,7 @@ def translate(pattern: str) -> str:
                 raise GlobError(f"unclosed '[' in glob {pattern!r}")
             body = pattern[i:end]
             i = end + 1
-            negate = body[:1] in ("!", "^")
+            negate = body[:1] == "!"
             if negate:
                 body = body[1:]
             if not body:
