@@ -50,7 +50,8 @@ def _content_type(body: bytes, verb: str) -> str:
     return "application/apply-patch+yaml" if verb == "patch" else "application/yaml"
 
 
-def build_request(*, verb: str, resource: str, subresource: str, api_group: str,
+def build_request(*, verb: str, resource: str, path: str | None = None, subresource: str,
+                  api_group: str,
                   namespace: str, name: str, body: bytes | None, content_type: str | None,
                   dry_run: bool, headers: list[str]
                   ) -> tuple[RequestAttributes, list[tuple[str, str]], BodyFacts | None, str]:
@@ -66,19 +67,21 @@ def build_request(*, verb: str, resource: str, subresource: str, api_group: str,
     if streaming and not any(k.lower() == "upgrade" for k, _ in pairs):
         pairs.append(("Upgrade", "websocket"))  # what kubectl 1.32 sends
     method = _METHODS.get(verb, "POST")
-    if verb == "get" and not name:
-        raise BadRequest("verb get needs --name (without one it is a list)")
-    if verb in ("update", "patch", "delete") and not name:
-        raise BadRequest(f"verb {verb} needs --name")
-    path = _path(resource, subresource, api_group,
-                 namespace if resource != "namespaces" else "",
-                 name if verb not in ("list", "watch", "deletecollection") else "")
+    if path is None and verb in ("get", "update", "patch", "delete") and not name:
+        raise BadRequest(f"verb {verb} needs --name (without one, get is a list and delete "
+                         "a deletecollection)")
+    if path is None:
+        if not resource:
+            raise BadRequest("give --resource (or --path for a raw request path)")
+        path = _path(resource, subresource, api_group,
+                     namespace if resource != "namespaces" else "",
+                     name if verb not in ("list", "watch", "deletecollection") else "")
     query = "&".join(q for q, on in (("watch=1", verb == "watch"), ("dryRun=All", dry_run)) if on)
     try:
         attrs = parse_request(method, path, query)
     except NonCanonicalPath as err:
         raise BadRequest(f"not a request kgate would accept: {err}") from None
-    if attrs.verb != verb:
+    if attrs.is_resource and attrs.verb != verb:
         # escalate/bind/impersonate and friends: no HTTP request spells them.
         attrs = replace(attrs, verb=verb)
     ctype = ""

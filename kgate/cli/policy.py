@@ -58,8 +58,12 @@ def check_command(
 
 @policy_app.command("eval")
 def eval_command(
-    verb: Annotated[str, typer.Option("--verb", help="get, list, create, delete, …")],
-    resource: Annotated[str, typer.Option("--resource", help="Plural resource, e.g. pods.")],
+    verb: Annotated[str, typer.Option("--verb", help="get, list, create, delete, …")] = "get",
+    resource: Annotated[str, typer.Option("--resource", help="Plural resource, e.g. pods.")
+                        ] = "",
+    path: Annotated[str | None, typer.Option(
+        "--path", help="A raw request path instead of --resource, e.g. /metrics or "
+                       "/api/v1/namespaces/a/pods/p/proxy/.")] = None,
     subresource: Annotated[str, typer.Option("--subresource")] = "",
     api_group: Annotated[str, typer.Option("--api-group", help="'' (core), apps, …")] = "",
     namespace: Annotated[str, typer.Option("--namespace", "-n")] = "",
@@ -83,7 +87,7 @@ def eval_command(
     policy = _load(policy_file)
     raw = body.read_bytes() if body is not None else None
     attrs, headers, inspected, ctype = build_request(
-        verb=verb, resource=resource, subresource=subresource, api_group=api_group,
+        verb=verb, resource=resource, path=path, subresource=subresource, api_group=api_group,
         namespace=namespace, name=name, body=raw, content_type=content_type, dry_run=dry_run,
         headers=header or [])
     engine = EngineMasker(policy.masking)

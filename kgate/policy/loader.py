@@ -8,6 +8,7 @@ globs, uncompilable regexes, unknown actions and duplicate rule names are errors
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -142,7 +143,10 @@ class _Reader:
 
 
 def _closest(key: str, known: tuple[str, ...]) -> str | None:
-    import difflib
+    """The known key a typo most likely meant (case slips first)."""
+    same = [k for k in known if k.lower() == key.lower()]
+    if same:
+        return same[0]
     found = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
     return found[0] if found else None
 
