@@ -50,9 +50,12 @@ def test_two_approvers_in_two_processes_admit_once(tmp_path: Path) -> None:
         winner = outcomes[1].split(":")[1]
         assert store.get(hold.id).decided_by == winner  # type: ignore[union-attr]
         # And the approved request is admitted exactly once, however many try.
-        wins = []
-        threads = [threading.Thread(target=lambda: wins.append(store.consume(hold.id)))
-                   for _ in range(8)]
+        wins: list[bool] = []
+
+        def consume(hold_id: str = hold.id, wins: list[bool] = wins) -> None:
+            wins.append(store.consume(hold_id))
+
+        threads = [threading.Thread(target=consume) for _ in range(8)]
         for t in threads:
             t.start()
         for t in threads:
