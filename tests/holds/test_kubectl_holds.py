@@ -209,3 +209,37 @@ def test_held_apply_shows_the_change(gated: Callable[..., Gated], kubectl: Kubec
         if agent.poll() is None:
             agent.kill()
     assert agent.returncode == 0, err
+
+
+SHELL_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: shell, namespace: default}
+spec:
+  containers: [{name: app, image: busybox}]
+"""
+
+
+def test_held_exec_waits_then_runs_once_approved(gated: Callable[..., Gated],
+                                                 kubectl: KubectlRunner, kubectl_bin: str,
+                                                 tmp_path: Path) -> None:
+    g = gated()
+    manifest = tmp_path / "shell.yaml"
+    manifest.write_text(SHELL_POD)
+    kubectl("apply", "-f", str(manifest), kubeconfig=g.kubeconfig)
+    kubectl("wait", "--for=condition=Ready", "pod/shell", "--timeout=20s",
+            kubeconfig=g.kubeconfig)
+    agent = _popen(kubectl_bin, ["exec", "shell", "--", "echo", "approved-run"], g.kubeconfig,
+                   tmp_path)
+    try:
+        hold = g.wait_for_hold()
+        assert (hold.request.verb, hold.request.resource_label) == ("create", "pods/exec")
+        time.sleep(3)  # kubectl keeps its upgrade request open while the human reads
+        assert agent.poll() is None
+        g.kgate("holds", "approve", hold.id)
+        out, err = agent.communicate(timeout=60)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert agent.returncode == 0, err
+    assert out == "approved-run\n"
