@@ -81,8 +81,8 @@ def eval_command(
     """What the proxy would decide for one request, the deciding rule, and why."""
     from kgate.cli.evalrequest import build_request
     from kgate.policy import explain
+    from kgate.proxy.facts import gather_facts
     from kgate.proxy.stages.masking import EngineMasker
-    from kgate.proxy.stages.policy import gather_facts
 
     policy = _load(policy_file)
     raw = body.read_bytes() if body is not None else None

@@ -35,6 +35,7 @@ from kgate.proxy.errors import (
     bad_request,
     unauthorized,
 )
+from kgate.proxy.facts import gather_facts
 from kgate.proxy.review import settle_review
 from kgate.proxy.session import Exchange, Session
 from kgate.proxy.stages.audit import AuditSink, NoAudit
@@ -44,7 +45,7 @@ from kgate.proxy.stages.masking import (
     ResponseMasker,
     StreamMasker,
 )
-from kgate.proxy.stages.policy import PolicyDecider, PolicyStage, gather_facts, refusal_for
+from kgate.proxy.stages.policy import PolicyDecider, PolicyStage, refusal_for
 from kgate.proxy.stages.priming import needs_priming, secrets_referenced_by
 from kgate.proxy.stages.scope import GrantScope, Ungranted
 
