@@ -1,8 +1,10 @@
 """What a held write would change: a masked unified diff from a server-side dry run.
 
-For update, patch, apply, scale and delete the proxy reads the current object and sends the very
-same request with ``dryRun=All`` (with the broker's credential: the API server computes the
-result, defaults and admission included, and stores nothing). Both objects are masked with the
+For update, patch, apply and scale the proxy reads the current object and sends the very same
+request with ``dryRun=All`` (with the broker's credential: the API server computes the result,
+defaults and admission included, and stores nothing). A delete shows the current object going
+away and is never sent early: kube-apiserver ignores ``dryRun`` in the query of a DELETE that
+carries a body. Both objects are masked with the
 session's masker before anything is compared, so the human sees placeholders, never values;
 equal values mask equally, so an unchanged secret shows no change. The I/O is the caller's
 (``fetch``); this module only decides what to ask and how to show it.
@@ -62,12 +64,19 @@ async def dry_run_diff(fetch: Fetch, mask: Mask, method: str, path_qs: str, verb
     if status != 200:
         return f"(no diff: the current object could not be read, HTTP {status})\n"
     before = _yaml(mask(current))
+    if verb == "delete":
+        # No dry run: kube-apiserver ignores the dryRun query parameter of a DELETE that has a
+        # body (kubectl always sends DeleteOptions), so "dry-running" it would really delete.
+        return _unified(before, [], object_path, verb)
     status, result = await fetch(method, _with_dry_run(path_qs), body)
     masked = mask(result) if result else b""
     if status >= 400:
         return (f"(no diff: the dry run was refused, HTTP {status}: "
                 f"{_status_message(masked)[:500]})\n")
-    after: list[str] = [] if verb == "delete" else _yaml(masked)
+    return _unified(before, _yaml(masked), object_path, verb)
+
+
+def _unified(before: list[str], after: list[str], object_path: str, verb: str) -> str:
     lines = difflib.unified_diff(before, after, fromfile=f"{object_path} (current)",
                                  tofile=f"{object_path} (after {verb})")
     text = "".join(lines) or "(no change)\n"

@@ -50,14 +50,20 @@ class Facts:
         return next((v for k, v in self.headers if k.lower() == name), None)
 
 
-def dry_run_of(attrs: RequestAttributes, body: Any) -> bool:
-    """``dryRun`` from the query, or from a DeleteOptions body (kubectl delete --dry-run)."""
-    if attrs.dry_run:
-        return True
-    if attrs.verb in ("delete", "deletecollection") and isinstance(body, dict):
-        value = body.get("dryRun")
-        return bool(value) if isinstance(value, list) else False
-    return False
+def dry_run_of(attrs: RequestAttributes, body: Any, has_body: bool | None = None) -> bool:
+    """Whether the API server will treat the request as a dry run.
+
+    For delete and deletecollection kube-apiserver reads DeleteOptions from the body when there
+    is one and then ignores the query entirely, so ``DELETE …?dryRun=All`` with a body that does
+    not say ``dryRun`` really deletes: only the body counts then (an unreadable body: not a dry
+    run). Everything else takes ``dryRun`` from the query.
+    """
+    if has_body is None:
+        has_body = body is not None
+    if attrs.verb in ("delete", "deletecollection") and has_body:
+        value = body.get("dryRun") if isinstance(body, dict) else None
+        return isinstance(value, list) and value == ["All"]
+    return attrs.dry_run
 
 
 def _secret(raw: memoryview, doc: dict[str, Any]) -> None:

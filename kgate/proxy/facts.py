@@ -42,7 +42,7 @@ def gather_facts(attrs: RequestAttributes, headers: Sequence[tuple[str, str]],
                 placeholder_message = str(err)
     return Facts(
         attrs=attrs, headers=tuple(headers), body=document, body_complete=complete,
-        dry_run=dry_run_of(attrs, document), placeholder_fields=placeholders,
+        dry_run=dry_run_of(attrs, document, has_body=bool(body)), placeholder_fields=placeholders,
         has_placeholders=has_placeholders, placeholder_message=placeholder_message,
         describes_api=not attrs.is_resource and passes_unmasked(attrs),
         # mask-pipeline's no-secret-copy guard fills ``secret_copy`` here when it merges.

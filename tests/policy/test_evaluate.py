@@ -75,6 +75,20 @@ def test_dry_run_from_query_and_from_delete_options() -> None:
     assert not _facts("POST", "/api/v1/namespaces/a/pods", body={"dryRun": ["All"]}).dry_run
 
 
+def test_a_delete_body_overrides_the_dry_run_query() -> None:
+    # kube-apiserver reads a DELETE's options from its body when it has one and ignores the
+    # query: "?dryRun=All" plus a body without dryRun really deletes, so it is no dry run.
+    sneaky = _facts("DELETE", "/api/v1/namespaces/a/pods/p", "dryRun=All",
+                    body={"kind": "DeleteOptions", "propagationPolicy": "Background"})
+    assert not sneaky.dry_run
+    assert _facts("DELETE", "/api/v1/namespaces/a/pods/p", "dryRun=All").dry_run
+    policy = parse_policy("rules:\n"
+                          "  - {name: dry, match: {dryRun: true}, action: allow}\n"
+                          "  - {name: hold, match: {verbs: [delete]}, action: review}\n",
+                          "p.yaml")
+    assert evaluate(policy, sneaky).rule == "hold"
+
+
 def _pb(kind: str, raw_fields: bytes) -> bytes:
     def f(n: int, b: bytes) -> bytes:
         return bytes([n << 3 | 2, len(b)]) + b
