@@ -50,7 +50,8 @@ def hold_item(hold: Hold) -> InboxItem:
                  "method": r.method, "path": r.path, "verb": r.verb,
                  "resource": r.resource_label, "namespace": r.namespace, "name": r.name,
                  "rule": r.rule, "body": r.body, "diff": r.diff,
-                 "waiting": hold.timeout_at > 0 and rfc3339(hold.timeout_at)})
+                 "waits_until": rfc3339(hold.timeout_at),
+                 "expires_at": rfc3339(hold.replay_until)})
 
 
 class HoldSource:
