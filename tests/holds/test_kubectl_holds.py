@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -243,3 +245,19 @@ def test_held_exec_waits_then_runs_once_approved(gated: Callable[..., Gated],
             agent.kill()
     assert agent.returncode == 0, err
     assert out == "approved-run\n"
+
+
+def test_the_agent_cannot_approve_its_own_hold_from_inside_the_session(
+        gated: Callable[..., Gated], kubectl: KubectlRunner) -> None:
+    g = gated(hold_timeout="1s")
+    kubectl("create", "configmap", "c", "--from-literal=k=v", kubeconfig=g.kubeconfig)
+    held = kubectl("delete", "configmap", "c", kubeconfig=g.kubeconfig, check=False)
+    hold_id = held.stderr.split("held for review as ", 1)[1].split()[0]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KGATE_")}
+    env.update(KGATE_HOME=str(g.home), KGATE_SESSION=g.proxy.session.id)
+    proc = subprocess.run([sys.executable, "-m", "kgate", "holds", "approve", hold_id],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert proc.returncode == 4 and "inside an agent session" in proc.stderr
+    again = kubectl("delete", "configmap", "c", kubeconfig=g.kubeconfig, check=False)
+    assert again.returncode != 0 and "held for review" in again.stderr
+    assert _exists(g, ("", "configmaps"), "default", "c")
