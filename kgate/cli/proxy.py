@@ -20,6 +20,7 @@ from kgate.cli.app import app, console_err
 from kgate.errors import ExitCode
 
 if TYPE_CHECKING:
+    from kgate.policy import Policy
     from kgate.proxy.runner import RunningProxy
     from kgate.upstream_config import UpstreamSettings
 
@@ -41,28 +42,39 @@ def proxy_command(
         "--context", help="Context of your kubeconfig to forward to.")] = None,
     kubeconfig: Annotated[Path | None, typer.Option(
         "--kubeconfig", help="Your kubeconfig (default: $KUBECONFIG or ~/.kube/config).")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", help="Policy file (default: $KGATE_POLICY, $KGATE_HOME/policy.yaml, else "
+                         "the built-in default). An invalid policy stops the proxy from "
+                         "starting.")] = None,
 ) -> None:
     """Run the kgate proxy in the foreground until Ctrl-C or SIGTERM.
 
     The agent's kubeconfig points at https://127.0.0.1:PORT with a per-run session token; your
     own credential stays in this process. Exits 0 on SIGTERM, 130 on Ctrl-C.
     """
+    from kgate.cli.policy import print_problems
+    from kgate.policy import PolicyInvalid, load_policy
     from kgate.upstream_config import load_upstream
 
+    try:
+        loaded = load_policy(policy)
+    except PolicyInvalid as err:  # every problem as file:line; nothing is started
+        print_problems(err)
+        raise typer.Exit(int(ExitCode.CONFIG)) from None
     settings = load_upstream(kubeconfig, context)  # ConfigError → one line, exit 3
-    code = asyncio.run(_serve(settings, grant, port, kubeconfig_out))
+    code = asyncio.run(_serve(settings, grant, port, kubeconfig_out, loaded))
     raise typer.Exit(int(code))
 
 
 async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
-                 out: Path | None) -> ExitCode:
+                 out: Path | None, policy: Policy) -> ExitCode:
     from kgate.config import kgate_home, private_dir
     from kgate.errors import UnavailableError
     from kgate.proxy.runner import ProxyOptions, start_proxy
     home = kgate_home()
     try:
         proxy = await start_proxy(ProxyOptions(upstream=settings, home=home, port=port,
-                                               grant_id=grant))
+                                               grant_id=grant, policy=policy))
     except OSError as err:
         raise UnavailableError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}") from err
     run_dir: Path | None = None
@@ -86,6 +98,7 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
             f"(context {escape(settings.context)}), session {proxy.session.id}"
             + (f", grant {escape(grant)} (recorded, not enforced yet)" if grant else ""),
             soft_wrap=True)
+        console_err.print(f"policy: {escape(policy.source)}", soft_wrap=True)
         console_err.print(f"agent kubeconfig: [cyan]{escape(str(out))}[/cyan]", soft_wrap=True)
         console_err.print(f"  export KUBECONFIG={escape(str(out))}", soft_wrap=True)
         console_err.print("[dim]Ctrl-C or SIGTERM stops the proxy and removes the "

@@ -2,10 +2,12 @@
 
 An *exchange* is one request from the agent and its reply (or one upgraded exec/attach/
 port-forward connection). ``pipeline.Pipeline.handle`` passes it through the stages in one fixed
-order: authenticate the session token → parse request attributes (``attributes``) → grant scope →
-policy → request-body checks → forward upstream with the broker's credential → mask the reply →
-audit the ``session.Exchange`` record. Stages live in ``stages/`` and say no by raising
-``errors.Refusal`` (a Kubernetes Status with a ``kgate:`` message). Only ``server`` (agent side),
+order: authenticate the session token → parse request attributes (``attributes``) → read and
+inspect the body → grant scope → policy (allow, deny, or review: ``review`` holds the call until a
+human decides) → forward upstream with the broker's credential → mask the reply → audit the
+``session.Exchange`` record. Stages live in ``stages/`` and say no by raising ``errors.Refusal``
+(a Kubernetes Status with a ``kgate:`` message); policy decisions come from ``kgate.policy`` over
+the facts ``facts`` gathers, and held calls wait in ``review``. Only ``server`` (agent side),
 ``upstream`` (API-server side) and ``relay`` (upgraded connections) do socket I/O, behind the
 protocols in ``engine``; decisions and masking are pure. ``runner`` starts and stops a run.
 """

@@ -40,10 +40,6 @@ def bad_request(why: str) -> Refusal:
     return Refusal(400, f"refusing a non-canonical request path: {why}")
 
 
-def denied(rule: str, message: str) -> Refusal:
-    return Refusal(403, f"denied by rule {rule}: {message}", rule=rule)
-
-
 class MaskingFailed(Exception):
     """A response (or frame) that must be masked could not be; it must not reach the agent."""
 

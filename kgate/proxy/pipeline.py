@@ -1,13 +1,18 @@
 """The one place the stage order is written down.
 
-authenticate → parse → grant scope → policy → prime (pod output) → request-body checks (incl.
-JSON-patch reads, ``stages.patchops``) → forward → mask → audit. Only exec, attach and
-port-forward may upgrade; every other request takes the masked path whatever its headers say.
+authenticate → parse → read + inspect the body → grant scope → policy (allow | deny | review:
+hold until a human decides; every named refusal, the masking guardrails included) → prime (pod
+output) → forward (placeholders restored where they were read from) → mask → audit. Only exec,
+attach and port-forward may upgrade; every other request takes the masked path whatever its
+headers say.
 
-Each stage is a small object behind a Protocol (``kgate.proxy.stages``); stages say no by raising
-``Refusal``; the pipeline turns refusals and upstream failures into ``Status`` replies and always
-hands the finished ``Exchange`` to the audit stage. The pipeline itself does no socket I/O: it
-talks to the agent through ``Downstream`` and to the API server through ``Upstream``.
+Each stage is a small object behind a Protocol (``kgate.proxy.stages``). A stage says no by
+raising ``Refusal``; policy answers with a ``Decision`` that ``stages.policy.refusal_for`` turns
+into one, and every named refusal — the masking guardrails included — is decided by policy
+evaluation over the request's facts, so ``kgate policy eval`` sees them all. The pipeline turns
+refusals and upstream failures into ``Status`` replies and always hands the finished
+``Exchange`` to the audit stage. It does no socket I/O itself: it talks to the agent through
+``Downstream`` and to the API server through ``Upstream``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from urllib.parse import quote
 
 import orjson
 
+from kgate.holds.gate import HoldGate
 from kgate.proxy import headers as hdr
 from kgate.proxy.attributes import NonCanonicalPath, RequestAttributes, parse_request
 from kgate.proxy.engine import (
@@ -32,14 +38,14 @@ from kgate.proxy.engine import (
     UpstreamResponse,
 )
 from kgate.proxy.errors import (
-    BodyRefused,
     MaskingFailed,
     Refusal,
     UpstreamError,
     bad_request,
-    denied,
     unauthorized,
 )
+from kgate.proxy.facts import gather_facts
+from kgate.proxy.review import settle_review
 from kgate.proxy.session import Exchange, Session
 from kgate.proxy.stages.audit import AuditSink, NoAudit
 from kgate.proxy.stages.body import inspect_body
@@ -48,10 +54,8 @@ from kgate.proxy.stages.masking import (
     RequestBodyCheck,
     ResponseMasker,
     StreamMasker,
-    passes_unmasked,
 )
-from kgate.proxy.stages.patchops import check_patch_ops
-from kgate.proxy.stages.policy import BuiltinGuardrails, Policy
+from kgate.proxy.stages.policy import PolicyDecider, PolicyStage, refusal_for
 from kgate.proxy.stages.priming import needs_priming, secrets_referenced_by
 from kgate.proxy.stages.scope import GrantScope, Ungranted
 
@@ -72,8 +76,10 @@ class Pipeline:
     masker: ResponseMasker
     body_check: RequestBodyCheck
     scope: GrantScope = field(default_factory=Ungranted)
-    policy: Policy = field(default_factory=BuiltinGuardrails)
+    policy: PolicyDecider = field(default_factory=PolicyStage)
     audit: AuditSink = field(default_factory=NoAudit)
+    #: Where calls the policy sends to review wait; None: review refuses (no store to wait on).
+    holds: HoldGate | None = None
 
     async def handle(self, down: Downstream) -> None:
         """Run one exchange to its end; never raises for expected failures."""
@@ -84,7 +90,8 @@ class Pipeline:
         try:
             await self._run(down, exchange)
         except Refusal as refusal:
-            exchange.decision = "deny" if refusal.code < 500 else "error"
+            if exchange.decision != "review":  # a held call keeps "review" (and its hold id)
+                exchange.decision = "deny" if refusal.code < 500 else "error"
             exchange.rule = exchange.rule or refusal.rule
             exchange.message = refusal.message
             exchange.status = refusal.code
@@ -126,16 +133,25 @@ class Pipeline:
         except NonCanonicalPath as err:
             raise bad_request(str(err)) from None
         exchange.attributes = attrs
-        if not attrs.is_resource and not passes_unmasked(attrs):
-            raise Refusal(403, f"the non-resource path {attrs.path} is not forwarded: kgate "
-                               "cannot tell what it returns, so it cannot mask it",
-                          rule="mask-nonresource")
+        content_type = hdr.get(down.headers, "content-type") or ""
+        body = None
+        if not (down.is_upgrade and attrs.is_exec_like) and _may_have_body(down):
+            body = await down.read_body(MAX_REQUEST_BODY)
+            if body:
+                self._inspect_body(down, exchange, attrs, content_type, body)
         self.scope.check(attrs)
-        decision = self.policy.decide(attrs, down.headers)
+        facts = gather_facts(attrs, down.headers, body, exchange.body, content_type,
+                             self.body_check)
+        decision = await self.policy.decide(facts)
         exchange.decision, exchange.rule = decision.action, decision.rule
-        if decision.action != "allow":
-            raise denied(decision.rule or "policy", decision.message or "denied by policy")
+        if decision.action == "deny":
+            raise refusal_for(decision)
         path_qs = down.raw_path + (f"?{down.raw_query}" if down.raw_query else "")
+        if decision.action == "review":
+            await settle_review(self.holds, self.upstream, self.masker, exchange, attrs,
+                                decision, path_qs, content_type, body)
+        if body is not None and facts.restored_body is not None:
+            body = facts.restored_body   # placeholders put back where they were read from
         # Values primed for this exchange stay pinned until its stream ends: an agent that
         # floods the session with other values cannot evict them while the output flows.
         primed = await self._prime(attrs) if needs_priming(attrs) else None
@@ -146,19 +162,14 @@ class Pipeline:
             if down.is_upgrade and attrs.is_exec_like:
                 await self._relay(down, exchange, attrs, path_qs)
                 return
-            await self._exchange(down, exchange, attrs, path_qs)
+            await self._exchange(down, exchange, attrs, path_qs, body)
         finally:
             if primed is not None:
                 primed.release()
 
     async def _exchange(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
-                        path_qs: str) -> None:
-        """A plain request: body checked, forwarded, reply masked."""
-        body = await down.read_body(MAX_REQUEST_BODY) if _may_have_body(down) else None
-        if body:
-            body = self._check_body(down, exchange, attrs, body)
-            if exchange.body is not None:
-                check_patch_ops(attrs, exchange.body.media_type, exchange.body.document)
+                        path_qs: str, body: bytes | None) -> None:
+        """A plain request: forwarded, reply masked."""
         request = UpstreamRequest(
             method=down.method, path_qs=path_qs, body=body,
             headers=hdr.request_headers(down.headers, rewrite_accept=attrs.is_resource))
@@ -169,31 +180,17 @@ class Pipeline:
         finally:
             response.close()
 
-    def _check_body(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
-                    body: bytes) -> bytes:
-        """What the body is (kind/name, even for protobuf), refused if it writes masks back;
-        returns the body to forward (placeholders restored where they were read from)."""
-        content_type = hdr.get(down.headers, "content-type") or ""
+    def _inspect_body(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
+                      content_type: str, body: bytes) -> None:
+        """What the body is (kind/name, even for protobuf) and the masked copy a log keeps.
+
+        Done before policy: ``body:`` rules, the placeholder guardrail and a hold's view of the
+        call all need it. A body that cannot be inspected is refused here (``inspect_body``).
+        """
         exchange.bytes_in = len(body)
-        facts = exchange.body = inspect_body(content_type,
-                                             hdr.get(down.headers, "content-encoding"), body)
-        try:
-            rewritten = self.body_check.check(attrs, content_type, body, facts)
-        except BodyRefused as err:
-            # Shaped like kube's Invalid Status: kubectl prints "<field>: <message>" per cause
-            # (and kubectl edit lists them in the file it reopens).
-            message = f"kgate: {err}"
-            causes = [{"reason": "FieldValueInvalid", "field": field,
-                       "message": "kgate: a masked placeholder cannot be written back"}
-                      for field in err.fields[:20]]
-            raise Refusal(422, message, rule="no-placeholder-writes", details={
-                "name": facts.name,
-                "group": attrs.api_group,
-                "kind": facts.kind or attrs.resource,
-                "causes": causes or [{"reason": "FieldValueInvalid", "message": message}],
-            }) from None
-        exchange.body_log = self.body_check.log_copy(attrs, content_type, body, facts)
-        return body if rewritten is None else rewritten
+        exchange.body = inspect_body(content_type, hdr.get(down.headers, "content-encoding"),
+                                     body)
+        exchange.body_log = self.body_check.log_copy(attrs, content_type, body, exchange.body)
 
     async def _prime(self, attrs: RequestAttributes) -> Primed:
         """Teach the masker the pod's Secrets before its logs or exec output are relayed.
@@ -315,11 +312,8 @@ class Pipeline:
 
     async def _relay(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
                      path_qs: str) -> None:
+        # exec/attach over SPDY never gets here: policy's mask-exec-output refused it.
         frames = self.masker.exec_frames(attrs) if attrs.is_exec_like else None
-        is_websocket = (hdr.get(down.headers, "upgrade") or "").lower() == "websocket"
-        if frames is not None and not is_websocket and attrs.subresource != "portforward":
-            raise Refusal(403, f"{attrs.subresource} over SPDY cannot be masked; use a kubectl "
-                               "that speaks WebSocket (1.30 or newer)", rule="mask-exec-output")
         request = UpstreamRequest(method=down.method, path_qs=path_qs,
                                   headers=hdr.upgrade_request_headers(down.headers))
         try:

@@ -1,8 +1,9 @@
 """Starting and stopping one proxy run, in the caller's event loop or in a thread (tests).
 
 ``start_proxy`` wires the pieces: loopback TLS identity from ``$KGATE_HOME/pki``, a fresh
-``Session``, the upstream client for the user's kubeconfig context, the pipeline with its stages,
-and the HTTPS server. ``ProxyThread`` runs the same in a background event loop so synchronous
+``Session``, the upstream client for the user's kubeconfig context, the pipeline with its stages
+(policy and masking settings from the loaded policy; holds in ``$KGATE_HOME/kgate.db``), and the
+HTTPS server. ``ProxyThread`` runs the same in a background event loop so synchronous
 tests (and kubectl subprocesses) can use it.
 """
 
@@ -13,19 +14,23 @@ import shutil
 import socket
 import threading
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kgate.config import kgate_home
+from kgate.holds.gate import HoldGate
+from kgate.holds.store import HoldStore
 from kgate.kubeconfig import write_kubeconfig
 from kgate.pki import issue_server_identity
+from kgate.policy import Policy, load_policy
 from kgate.proxy.masking import MaskingSettings
 from kgate.proxy.pipeline import Pipeline
 from kgate.proxy.server import ProxyServer
 from kgate.proxy.session import Session
 from kgate.proxy.stages.audit import AuditSink, MemoryAudit
 from kgate.proxy.stages.masking import EngineMasker, RequestBodyCheck, ResponseMasker
+from kgate.proxy.stages.policy import PolicyStage
 from kgate.proxy.stages.scope import GrantScope, Ungranted
 from kgate.proxy.upstream import UpstreamClient
 from kgate.upstream_config import UpstreamSettings
@@ -43,7 +48,10 @@ class ProxyOptions:
     sock: socket.socket | None = None
     grant_id: str | None = None
     scope: GrantScope | None = None
-    masking: MaskingSettings = field(default_factory=MaskingSettings)
+    #: The loaded policy; None: the built-in default (``load_policy`` with no file).
+    policy: Policy | None = None
+    #: Overrides the policy's ``masking:`` block (tests of the masking engine).
+    masking: MaskingSettings | None = None
     # Replacements for the masking engine (tests of the seam only); None = the engine.
     masker: ResponseMasker | None = None
     body_check: RequestBodyCheck | None = None
@@ -75,6 +83,8 @@ class RunningProxy:
     async def stop(self) -> None:
         await self.server.stop()
         await self.upstream.close()
+        if self.pipeline.holds is not None:
+            await self.pipeline.holds.close()
 
 
 async def start_proxy(options: ProxyOptions) -> RunningProxy:
@@ -88,13 +98,17 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
         ssl_context = identity.server_context(run_dir)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)  # the key now lives only in memory
+    policy = options.policy if options.policy is not None else load_policy(None, home)
     upstream = UpstreamClient(options.upstream)
-    engine = EngineMasker(options.masking)  # one key per session: equal values, equal masks
+    # One key per session: equal values, equal masks.
+    engine = EngineMasker(options.masking or policy.masking)
+    holds = HoldGate(HoldStore(home), policy.hold_timeout, policy.hold_replay_window,
+                     policy.holds_notify)
     pipeline = Pipeline(
         session=session, upstream=upstream,
         masker=options.masker or engine, body_check=options.body_check or engine,
-        scope=options.scope or Ungranted(options.grant_id),
-        audit=options.audit if options.audit is not None else MemoryAudit())
+        scope=options.scope or Ungranted(options.grant_id), policy=PolicyStage(policy),
+        audit=options.audit if options.audit is not None else MemoryAudit(), holds=holds)
     server = ProxyServer(pipeline, ssl_context)
     url = await server.start(port=options.port, sock=options.sock)
     return RunningProxy(url=url, ca_pem=identity.ca_pem, session=session, pipeline=pipeline,

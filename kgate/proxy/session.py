@@ -65,6 +65,9 @@ class Exchange:
     body_log: Any = None
     upgraded: bool = False
     ended: float | None = None
+    #: The hold a reviewed call waited on (or was replayed from), and who approved it.
+    hold_id: str | None = None
+    approved_by: str | None = None
 
     @property
     def latency(self) -> float | None:

@@ -19,10 +19,11 @@ import orjson
 import pytest
 import yaml
 
+from kgate.policy import parse_policy
 from kgate.sandbox.runner import ADMIN_TOKEN
 from tests.attacks.leaks import assert_no_leak, leaks
 from tests.fixtures.kube import KubectlRunner
-from tests.fixtures.proxy import Proxied
+from tests.fixtures.proxy import Proxied, start_proxy_thread
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -87,9 +88,11 @@ def _store(proxied: Proxied, group: str, resource: str, name: str) -> Any:
 
 
 def _agent(kubectl: KubectlRunner, proxied: Proxied, *args: str, ok: bool = True,
-           input: str | None = None) -> subprocess.CompletedProcess[str]:
+           input: str | None = None, kubeconfig: Path | None = None
+           ) -> subprocess.CompletedProcess[str]:
     """kubectl through the proxy; a failure message shows stderr with secrets cut out."""
-    proc = kubectl(*args, kubeconfig=proxied.kubeconfig, check=False, input=input)
+    proc = kubectl(*args, kubeconfig=kubeconfig or proxied.kubeconfig, check=False,
+                   input=input)
     if ok and proc.returncode != 0:
         err = proc.stderr
         for s in ALL:
@@ -108,15 +111,31 @@ def seeded(proxied: Proxied, kubectl: KubectlRunner, tmp_path: Path) -> Path:
     return admin
 
 
-def test_create_token_is_masked(proxied: Proxied, kubectl: KubectlRunner) -> None:
-    """Critical #2: the TokenRequest reply's ``status.token`` never reaches the agent."""
-    proc = _agent(kubectl, proxied, "create", "token", "default")
-    token = proc.stdout.strip()
-    assert PLACEHOLDER.match(token), "kubectl create token printed something else"
-    proc = _agent(kubectl, proxied, "create", "token", "default", "-o", "json")
-    status = orjson.loads(proc.stdout)["status"]
-    assert PLACEHOLDER.match(status["token"])
-    assert "eyJ" not in proc.stdout
+#: A user who relaxed the no-token-request guardrail: masking must still hold (defence in depth).
+TOKENS_ALLOWED = parse_policy("apiVersion: kgate.dev/v1\nkind: Policy\n"
+                              "builtins: {disable: [no-token-request]}\n", "tokens-allowed.yaml")
+
+
+def test_create_token_is_denied_and_masked_even_when_allowed(
+        proxied: Proxied, kubectl: KubectlRunner, tmp_path: Path) -> None:
+    """Critical #2: a TokenRequest is denied by default, and where a user allows it, the reply's
+    ``status.token`` still never reaches the agent."""
+    proc = _agent(kubectl, proxied, "create", "token", "default", ok=False)
+    assert proc.returncode != 0 and "denied by rule no-token-request" in proc.stderr
+    thread, proxy, _ = start_proxy_thread(proxied.upstream_kubeconfig, proxied.home,
+                                          policy=TOKENS_ALLOWED)
+    try:
+        kc = proxy.write_kubeconfig(tmp_path / "tokens" / "kubeconfig")
+        proc = _agent(kubectl, proxied, "create", "token", "default", kubeconfig=kc)
+        token = proc.stdout.strip()
+        assert PLACEHOLDER.match(token), "kubectl create token printed something else"
+        proc = _agent(kubectl, proxied, "create", "token", "default", "-o", "json",
+                      kubeconfig=kc)
+        status = orjson.loads(proc.stdout)["status"]
+        assert PLACEHOLDER.match(status["token"])
+        assert "eyJ" not in proc.stdout
+    finally:
+        thread.stop()
 
 
 @pytest.mark.parametrize("args", [

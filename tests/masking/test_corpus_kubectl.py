@@ -34,6 +34,7 @@ import yaml
 from kgate.sandbox.runner import RunningSandbox, SandboxOptions, sandbox_in_thread
 from kgate.sandbox.seed import DEMO_SECRET_VALUES
 from tests.fixtures.kube import kubectl_env
+from tests.fixtures.proxy import permissive_policy_file
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -271,8 +272,10 @@ def _start_kgate(upstream: Path, out: Path, home: Path, stderr_path: Path
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
     env.update(KGATE_HOME=str(home), HOME=str(home), NO_COLOR="1", COLUMNS="200")
     err = stderr_path.open("wb")
+    policy = permissive_policy_file(stderr_path.parent / "policy")  # exec/delete unheld
     proc = subprocess.Popen([sys.executable, "-m", "kgate", "proxy", "--kubeconfig",
-                             str(upstream), "--kubeconfig-out", str(out)],
+                             str(upstream), "--kubeconfig-out", str(out), "--policy",
+                             str(policy)],
                             env=env, stdout=err, stderr=err, stdin=subprocess.DEVNULL, cwd=REPO)
     deadline = time.monotonic() + STEP_TIMEOUT
     while not out.exists():

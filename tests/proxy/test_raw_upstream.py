@@ -17,6 +17,7 @@ import pytest
 
 from kgate.kubeconfig import write_kubeconfig
 from kgate.pki import issue_server_identity
+from kgate.policy import guardrails_only
 from kgate.proxy import upstream as upstream_module
 from kgate.proxy.runner import ProxyOptions, ProxyThread, RunningProxy
 from kgate.upstream_config import load_upstream
@@ -85,7 +86,8 @@ def raw_proxy(tmp_path: Path) -> Iterator[tuple[RawUpstream, RunningProxy]]:
     kubeconfig = write_kubeconfig(tmp_path / "user" / "config",
                                   server=f"https://127.0.0.1:{upstream.port}",
                                   ca_pem=upstream.identity.ca_pem, token="broker-token")
-    thread = ProxyThread(ProxyOptions(upstream=load_upstream(kubeconfig), home=tmp_path / "home"))
+    thread = ProxyThread(ProxyOptions(upstream=load_upstream(kubeconfig), home=tmp_path / "home",
+                                      policy=guardrails_only()))
     try:
         yield upstream, thread.start()
     finally:

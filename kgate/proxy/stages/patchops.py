@@ -18,16 +18,14 @@ that names a parent (``/metadata``, ``/data``, ``/spec``, ``""``) copies every s
 it, and a custom resource can keep a secret under any key. The cost is small: kubectl never sends
 these operations, and an ``add``/``replace`` writes any value the agent can actually see.
 
-``check_patch_ops`` is a pure function of the request attributes and the parsed body, so the
-policy work can register it as a built-in guardrail (``builtins.disable`` can then relax it).
+``patch_reads`` is a pure function of the parsed body; ``kgate.proxy.facts`` turns its answer into
+a fact and the ``no-secret-copy`` guardrail (``kgate.policy.guardrails``) refuses on it, so
+``kgate policy eval`` explains it like every other refusal.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from kgate.proxy.attributes import RequestAttributes
-from kgate.proxy.errors import Refusal
 
 RULE = "no-secret-copy"
 JSON_PATCH = "application/json-patch+json"
@@ -72,14 +70,16 @@ def _shown(pointer: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_patch_ops(attrs: RequestAttributes, media_type: str, document: Any) -> None:
-    """Refuse (403, rule ``no-secret-copy``) a JSON patch that reads a field on the server.
+def patch_reads(media_type: str, document: Any) -> tuple[str, ...]:
+    """The operations of a JSON patch that read a field on the server which is not on the
+    harmless list, each as ``operation N ('copy' from=/data/password)``; () if none.
 
     ``document`` is the body as ``stages.body.inspect_body`` parsed it; other media types and
-    bodies that are not a list of operations (the API server rejects those itself) pass.
+    bodies that are not a list of operations (the API server rejects those itself) have none.
     """
     if media_type != JSON_PATCH or not isinstance(document, list):
-        return
+        return ()
+    found: list[str] = []
     for index, op in enumerate(document):
         if not isinstance(op, dict):
             continue
@@ -91,14 +91,5 @@ def check_patch_ops(attrs: RequestAttributes, media_type: str, document: Any) ->
         tokens = parse_pointer(pointer) if isinstance(pointer, str) else None
         if tokens is not None and is_harmless(tokens):
             continue
-        what = ("tell you whether your value equals it" if member == "path"
-                else "copy it where kgate cannot mask it")
-        raise Refusal(
-            403,
-            f"denied by rule {RULE}: operation {index} of this JSON patch ('{name}' "
-            f"{member}={_shown(pointer)}) would make the API server read a field kgate "
-            f"cannot show you and {what} (refused even with dryRun); send an 'add' or "
-            "'replace' with the value you mean to write instead",
-            reason="Forbidden", rule=RULE,
-            details={"name": attrs.name, "group": attrs.api_group,
-                     "kind": attrs.resource})
+        found.append(f"operation {index} ('{name}' {member}={_shown(pointer)})")
+    return tuple(found)

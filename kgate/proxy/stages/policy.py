@@ -1,43 +1,40 @@
-"""Policy: allow or deny one request, naming the rule that decided.
+"""The policy stage: allow, deny or send one request to review, judged on its facts.
 
-The full policy engine (YAML rules, holds) is a later issue. What exists now is the built-in
-guardrail that cannot wait: ``no-impersonation``. Any ``Impersonate-*`` header would let the agent
-borrow the broker's credential to act as someone else, so it is refused before anything is sent.
+The facts come from ``kgate.proxy.facts.gather_facts`` (the proxy and ``kgate policy eval`` both
+use it, so both judge a request the same way). ``PolicyStage.decide`` is awaited (evaluation
+itself is pure and fast; a future policy may consult something slower) and answers with a
+``Decision``; a ``deny`` becomes a ``Refusal`` through ``refusal_for``, the one way a decision
+says no. ``review`` is handled by the pipeline with the hold gate (``kgate.holds``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-from kgate.proxy.attributes import RequestAttributes
+from kgate.policy import Decision, Facts, Policy, evaluate, guardrails_only
+from kgate.proxy.errors import Refusal
 
-
-@dataclass(frozen=True)
-class Decision:
-    action: Literal["allow", "deny"]
-    rule: str | None = None
-    message: str | None = None
+__all__ = ["Decision", "PolicyDecider", "PolicyStage", "refusal_for"]
 
 
-ALLOW = Decision("allow")
+class PolicyDecider(Protocol):
+    @property
+    def policy(self) -> Policy: ...
+
+    async def decide(self, facts: Facts) -> Decision: ...
 
 
-class Policy(Protocol):
-    def decide(self, attrs: RequestAttributes,
-               headers: Sequence[tuple[str, str]]) -> Decision: ...
+class PolicyStage:
+    """Decides with a loaded ``Policy`` (default: the built-in guardrails and no rules)."""
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        self.policy = policy or guardrails_only()
+
+    async def decide(self, facts: Facts) -> Decision:
+        return evaluate(self.policy, facts)
 
 
-class BuiltinGuardrails:
-    """The built-in rules implemented so far; everything else is allowed."""
-
-    def decide(self, attrs: RequestAttributes,
-               headers: Sequence[tuple[str, str]]) -> Decision:
-        impersonating = sorted({name for name, _ in headers
-                                if name.lower().startswith("impersonate-")})
-        if impersonating:
-            return Decision("deny", "no-impersonation",
-                            f"agents may not impersonate other users (header "
-                            f"{', '.join(impersonating)}); drop --as/--as-group")
-        return ALLOW
+def refusal_for(decision: Decision) -> Refusal:
+    """The Status the agent gets for a ``deny``."""
+    return Refusal(decision.code, decision.refusal_message, rule=decision.rule,
+                   details=decision.details)
