@@ -4,7 +4,8 @@ approves a grant that covers nothing.
 Pure where it can be: ``Catalog.from_aggregated`` reads the cluster's aggregated discovery
 documents (``/api`` and ``/apis``, ``apidiscovery.k8s.io/v2``) and ``Catalog.resolve`` turns what
 the user typed (``pods``, ``po``, ``deploy``, ``deployments.apps``, ``pods/log``) into the
-canonical entry the grant stores, and says whether it is cluster-scoped. The fetching is passed
+canonical entry the grant stores, and says whether it is cluster-scoped (as the first group
+serving that name has it, like kubectl's own resolution). The fetching is passed
 in (the CLI fetches with the user's kubeconfig credential).
 """
 
@@ -67,10 +68,8 @@ class Catalog:
         if not found:
             raise GrantInvalid(f"the cluster serves no resource {typed!r}",
                                hint="'kubectl api-resources' lists what it serves")
-        if len({(r.group, r.plural) for r in found}) > 1:
-            groups = sorted({f"{r.plural}.{r.group}" if r.group else r.plural for r in found})
-            raise GrantInvalid(f"{typed!r} is ambiguous on this cluster: {', '.join(groups)}",
-                               hint="name the group, e.g. " + groups[-1])
+        # Like kubectl, a name several groups serve means the first in discovery order (core
+        # first, then the cluster's group priority); the entry without a group covers them all.
         served = found[0]
         if sub and sub not in served.subresources:
             raise GrantInvalid(f"{served.plural} has no subresource {sub!r}",

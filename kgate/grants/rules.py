@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kgate.config import kgate_home
 from kgate.errors import ConfigError
 from kgate.grants.durations import DurationError, parse_duration
@@ -134,6 +132,8 @@ def load_rules(explicit: Path | None = None) -> GrantRules:
     path = policy_path(explicit)
     if path is None:
         return GrantRules()
+    import yaml  # here, not at import: every kgate command imports this module
+
     try:
         doc = yaml.safe_load(path.read_text())
     except OSError as err:
