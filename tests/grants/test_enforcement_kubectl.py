@@ -49,6 +49,13 @@ def test_reads_inside_the_grant_work_and_outside_are_refused(cluster: Cluster,
     assert write.returncode != 0 and "verb create is not granted" in write.stderr
     nodes = cluster.kubectl("get", "nodes", kubeconfig=kc, check=False)
     assert nodes.returncode != 0 and "kgate:" in nodes.stderr
+    # The hostile agent's detours: raw paths, dot segments, a watch by field selector.
+    raw = cluster.kubectl("get", "--raw", "/api/v1/namespaces/other/configmaps", kubeconfig=kc,
+                          check=False)
+    assert raw.returncode != 0 and "namespace other is not granted" in raw.stderr
+    dots = cluster.kubectl("get", "--raw", "/api/v1/namespaces/payments/../other/configmaps",
+                           kubeconfig=kc, check=False)
+    assert dots.returncode != 0 and "cm-other" not in dots.stdout
     # Discovery always passes: kubectl still knows what exists.
     assert "configmaps" in cluster.kubectl("api-resources", kubeconfig=kc).stdout
 
