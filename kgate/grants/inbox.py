@@ -7,6 +7,7 @@ prefix, and run ``approval.authorize`` for every kind, so no kind gets a weaker 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,7 +18,7 @@ from kgate.grants.model import rfc3339
 from kgate.grants.store import SqliteGrantStore
 
 __all__ = ["AlreadyDecided", "GrantSource", "InboxItem", "InboxSource", "NotFound",
-           "source_for", "sources"]
+           "register_source", "source_for", "sources"]
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,19 @@ class GrantSource:
         return f"{grant.id} denied" + (f": {reason}" if reason else "")
 
 
+SourceFactory = Callable[[Path | None], InboxSource]
+_FACTORIES: list[SourceFactory] = [GrantSource]
+
+
+def register_source(factory: SourceFactory) -> None:
+    """Add a kind to the inbox (the policy package registers held requests, ``h-…``)."""
+    if factory not in _FACTORIES:
+        _FACTORIES.append(factory)
+
+
 def sources(home: Path | None) -> list[InboxSource]:
-    """Every kind of item the inbox shows (held requests join when the policy package lands)."""
-    return [GrantSource(home)]
+    """Every kind of item the inbox shows, grants first."""
+    return [factory(home) for factory in _FACTORIES]
 
 
 def source_for(item_id: str, home: Path | None) -> InboxSource:
