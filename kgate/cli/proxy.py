@@ -9,6 +9,7 @@ import asyncio
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -125,6 +126,8 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
             console_err.print(f"  export KUBECONFIG={escape(str(out))}", soft_wrap=True)
             console_err.print("[dim]Ctrl-C or SIGTERM stops the proxy and removes the "
                               "kubeconfig.[/dim]")
+            if proxy.grant_watch is not None:
+                proxy.grant_watch.add_done_callback(lambda _t: _say_grant_over(proxy))
             code = await stop.wait()
     finally:
         out.unlink(missing_ok=True)
@@ -133,6 +136,19 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
         await proxy.stop()
     console_err.print(f"kgate proxy stopped; session {proxy.session.id} ended")
     return code
+
+
+def _say_grant_over(proxy: RunningProxy) -> None:
+    from kgate.proxy.stages.scope import GrantScoped, ended_message
+
+    scope = proxy.pipeline.scope
+    if not isinstance(scope, GrantScoped) or proxy.grant_watch is None \
+            or proxy.grant_watch.cancelled():
+        return
+    grant = scope.grant.at(time.time())
+    console_err.print(f"[bold red]{escape(ended_message(grant, grant.state))}[/bold red]; "
+                      "open streams were cut and every call is refused (Ctrl-C stops the "
+                      "proxy)", soft_wrap=True)
 
 
 def _write_atomically(proxy: RunningProxy, out: Path) -> None:

@@ -73,6 +73,8 @@ class RunningProxy:
     server: ProxyServer
     upstream: UpstreamClient
     watchdog: SessionWatchdog = field(default_factory=SessionWatchdog)
+    # The grant watch, while one runs: it ends (returns) when the grant is over.
+    grant_watch: asyncio.Task[None] | None = None
     _on_stop: list[Callable[[], Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -147,7 +149,7 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
     running = RunningProxy(url=url, ca_pem=identity.ca_pem, session=session, pipeline=pipeline,
                            server=server, upstream=upstream, watchdog=watchdog)
     if store is not None and isinstance(scope, GrantScoped):
-        task = asyncio.create_task(watch_grant(scope, store, watchdog))
+        task = running.grant_watch = asyncio.create_task(watch_grant(scope, store, watchdog))
         running._on_stop.append(store.close)
         running._on_stop.append(lambda: _cancel(task))
     if options.agent_pid is not None:

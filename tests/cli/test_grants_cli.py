@@ -253,3 +253,39 @@ def test_proxy_chooses_the_single_active_grant(tmp_path: Path) -> None:
 def test_help_has_an_example(tmp_path: Path, command: str) -> None:
     out = run_kgate(tmp_path, command, "--help")
     assert out.returncode == 0 and "Example: kgate " in out.stdout
+
+
+@pytest.mark.timeout(90)
+def test_proxy_runs_under_the_single_grant_and_says_when_it_ends(tmp_path: Path) -> None:
+    import signal
+
+    home = _home(tmp_path)
+    kubeconfig = tmp_path / "kc"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: "
+        "{server: 'https://127.0.0.1:9'}}]\nusers: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n")
+    grant_id = _request(home)
+    run_kgate(home, "approve", grant_id, "--yes")
+    out = tmp_path / "agent" / "kubeconfig"
+    proc = subprocess.Popen([sys.executable, "-m", "kgate", "proxy", "--kubeconfig",
+                             str(kubeconfig), "--kubeconfig-out", str(out)],
+                            env=kgate_env(home), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        while not out.exists():  # bounded by the test timeout
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        assert "namespace: payments" in out.read_text()        # the grant's namespace
+        assert run_kgate(home, "revoke", grant_id, "--reason", "lunch").returncode == 0
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, stderr
+    assert f"grant {grant_id}" in stderr and "UNSCOPED" not in stderr
+    assert f"kgate: grant {grant_id} was revoked at" in stderr and "(lunch)" in stderr
+    assert "Traceback" not in stderr
