@@ -267,7 +267,10 @@ def revoke_command(
     reason: Annotated[str | None, typer.Option("--reason", help="Recorded, shown to the agent.")
                       ] = None,
 ) -> None:
-    """End a grant now: proxies under it cut open streams and refuse every call."""
+    """End a grant now: proxies under it cut open streams and refuse every call.
+
+    Anyone who can run kgate may end a grant: taking access away is always safe.
+    """
     store = _store()
     try:
         grant = store.revoke(grant_id, str(current_identity()), reason)
