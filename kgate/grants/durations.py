@@ -14,7 +14,7 @@ from kgate.errors import ExitCode, KgateError
 
 MIN_DURATION = 10.0  # seconds; anything shorter cannot be used before it ends
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ms|h|m|s)")  # ASCII digits only
 _HINT = "write a Go-style duration such as 90s, 15m or 1h30m"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kgate.grants.discovery import Catalog
 from kgate.grants.durations import format_duration, parse_duration
@@ -73,6 +73,6 @@ def build_grant(req: GrantRequest, requester: str, rules: GrantRules,
     if auto is None or cluster:
         return grant
     who = f"policy:grants.autoApprove[{auto}]"
-    return Grant(**{**grant.__dict__, "state": GrantState.ACTIVE, "approver": who,
-                    "approved_at": now, "expires_at": now + ttl, "auto_approved": who,
-                    "comment": f"auto-approved by {who} in {rules.source}"})
+    return replace(grant, state=GrantState.ACTIVE, approver=who, approved_at=now,
+                   expires_at=now + ttl, auto_approved=who,
+                   comment=f"auto-approved by {who} in {rules.source}")

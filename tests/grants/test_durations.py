@@ -50,3 +50,9 @@ def test_never_crashes_and_never_accepts_short_or_signed(text: str) -> None:
         return
     assert value >= 10
     assert not text.strip().startswith(("-", "+"))
+
+
+@pytest.mark.parametrize("text", ["١٠s", "１０s", "10ｓ"])
+def test_only_ascii(text: str) -> None:
+    with pytest.raises(DurationError):
+        parse_duration(text)
