@@ -271,7 +271,7 @@ def _start_kgate(upstream: Path, out: Path, home: Path, stderr_path: Path
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
     env.update(KGATE_HOME=str(home), HOME=str(home), NO_COLOR="1", COLUMNS="200")
     err = stderr_path.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "kgate", "proxy", "--kubeconfig",
+    proc = subprocess.Popen([sys.executable, "-m", "kgate", "proxy", "--no-grant", "--kubeconfig",
                              str(upstream), "--kubeconfig-out", str(out)],
                             env=env, stdout=err, stderr=err, stdin=subprocess.DEVNULL, cwd=REPO)
     deadline = time.monotonic() + STEP_TIMEOUT
