@@ -224,7 +224,8 @@ def main() -> None:
         targets.append(Target("aiohttp floor", url, "unused", ctx_for(tmp / "floor"), fl.pid))
 
         agent_kc = tmp / "agent" / "kubeconfig"
-        kg = subprocess.Popen([*kgate, "proxy", "--kubeconfig", str(sb_kc), "--kubeconfig-out",
+        kg = subprocess.Popen([*kgate, "proxy", "--no-grant", "--kubeconfig", str(sb_kc),
+                               "--kubeconfig-out",
                                str(agent_kc)], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
         procs.append(kg)

@@ -63,7 +63,8 @@ def main() -> None:
         rows["sandbox --seed demo"].append(seconds)
         try:
             rows["proxy"].append(_until_file(
-                [*kgate, "proxy", "--kubeconfig", str(tmp / "sb.kc"), "--kubeconfig-out",
+                [*kgate, "proxy", "--no-grant", "--kubeconfig", str(tmp / "sb.kc"),
+                 "--kubeconfig-out",
                  str(tmp / "agent.kc")], tmp / "agent.kc", env))
         finally:
             _stop(sb)

@@ -16,7 +16,7 @@ from kgate.errors import ExitCode, KgateError
 from kgate.cli import sandbox as _sandbox  # noqa: E402,F401  isort: skip
 from kgate.cli import proxy as _proxy  # noqa: E402,F401  isort: skip
 from kgate.cli import policy as _policy  # noqa: E402,F401  isort: skip
-from kgate.cli import holds as _holds  # noqa: E402,F401  isort: skip
+from kgate.cli import grants as _grants  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 

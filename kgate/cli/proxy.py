@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,20 +17,56 @@ import typer
 from rich.markup import escape
 
 from kgate.cli.app import app, console_err
-from kgate.errors import ExitCode
+from kgate.cli.serving import stop_signals
+from kgate.errors import ExitCode, KgateError
 
 if TYPE_CHECKING:
     from kgate.policy import Policy
     from kgate.proxy.runner import RunningProxy
     from kgate.upstream_config import UpstreamSettings
 
-_GRANT_HELP = ("Grant id (g-…) to run under. This version records the id with the session but "
-               "does not enforce grant scope yet.")
+_GRANT_HELP = ("Grant id (g-…) to run under: the agent reaches only what it covers, until it "
+               "ends. Default: the single active grant.")
+_NO_GRANT_HELP = ("Run unscoped (everything your credential allows), for trying kgate out. "
+                  "Policy and masking still apply.")
 
 
-@app.command("proxy")
+class NoUsableGrant(KgateError):
+    exit_code = ExitCode.USAGE
+
+
+def choose_grant(grant: str | None, no_grant: bool) -> str | None:
+    """The grant id to enforce: the one given, or the single active one; ``None`` = unscoped."""
+    if grant and no_grant:
+        raise NoUsableGrant("--grant and --no-grant contradict each other",
+                            hint="give one of them")
+    if no_grant:
+        return None
+    if grant:
+        return grant
+    from kgate.grants.store import SqliteGrantStore
+
+    store = SqliteGrantStore()
+    try:
+        active = [g for g in store.grants() if g.state == "active"]
+    finally:
+        store.close()
+    if len(active) == 1:
+        return active[0].id
+    if not active:
+        raise NoUsableGrant("no active grant to run under",
+                            hint="ask for one: kgate request --namespace NS --ttl 30m (or try "
+                                 "kgate unscoped with --no-grant)")
+    listed = "; ".join(f"{g.id} ({g.describe_scope()})" for g in active)
+    raise NoUsableGrant(f"several active grants: {listed}",
+                        hint=f"choose one with --grant, e.g. kgate proxy --grant {active[0].id}")
+
+
+@app.command("proxy", epilog="Example: kgate request --namespace payments --ttl 30m && "
+                             "kgate proxy --kubeconfig-out ./agent.kubeconfig")
 def proxy_command(
     grant: Annotated[str | None, typer.Option("--grant", help=_GRANT_HELP)] = None,
+    no_grant: Annotated[bool, typer.Option("--no-grant", help=_NO_GRANT_HELP)] = False,
     port: Annotated[int, typer.Option(
         "--port", min=0, max=65535, help="Loopback port to listen on (0: pick a free one).")] = 0,
     kubeconfig_out: Annotated[Path | None, typer.Option(
@@ -50,7 +86,9 @@ def proxy_command(
     """Run the kgate proxy in the foreground until Ctrl-C or SIGTERM.
 
     The agent's kubeconfig points at https://127.0.0.1:PORT with a per-run session token; your
-    own credential stays in this process. Exits 0 on SIGTERM, 130 on Ctrl-C.
+    own credential stays in this process. The agent reaches only what the grant covers; when the
+    grant ends (expiry, 'kgate revoke') its open streams are cut and every call is refused.
+    Exits 0 on SIGTERM, 130 on Ctrl-C.
     """
     from kgate.cli.policy import print_problems
     from kgate.policy import PolicyInvalid, load_policy
@@ -62,7 +100,8 @@ def proxy_command(
         print_problems(err)
         raise typer.Exit(int(ExitCode.CONFIG)) from None
     settings = load_upstream(kubeconfig, context)  # ConfigError → one line, exit 3
-    code = asyncio.run(_serve(settings, grant, port, kubeconfig_out, loaded))
+    grant_id = choose_grant(grant, no_grant)
+    code = asyncio.run(_serve(settings, grant_id, port, kubeconfig_out, loaded))
     raise typer.Exit(int(code))
 
 
@@ -81,38 +120,48 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
     if out is None:
         run_dir = private_dir(home / "run" / proxy.session.id)
         out = run_dir / "kubeconfig"
-    stopped = asyncio.Event()
-    received: list[int] = []
-    loop = asyncio.get_running_loop()
-
-    def on_signal(signum: int) -> None:
-        received.append(signum)
-        stopped.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
+    code = ExitCode.OK
     try:
-        _write_atomically(proxy, out)
-        console_err.print(
-            f"[bold]kgate proxy[/bold] {proxy.url} → {escape(settings.server)} "
-            f"(context {escape(settings.context)}), session {proxy.session.id}"
-            + (f", grant {escape(grant)} (recorded, not enforced yet)" if grant else ""),
-            soft_wrap=True)
-        console_err.print(f"policy: {escape(policy.source)}", soft_wrap=True)
-        console_err.print(f"agent kubeconfig: [cyan]{escape(str(out))}[/cyan]", soft_wrap=True)
-        console_err.print(f"  export KUBECONFIG={escape(str(out))}", soft_wrap=True)
-        console_err.print("[dim]Ctrl-C or SIGTERM stops the proxy and removes the "
-                          "kubeconfig.[/dim]")
-        await stopped.wait()
+        with stop_signals() as stop:
+            _write_atomically(proxy, out)
+            console_err.print(
+                f"[bold]kgate proxy[/bold] {proxy.url} → {escape(settings.server)} "
+                f"(context {escape(settings.context)}), session {proxy.session.id}"
+                + (f", grant {escape(grant)}" if grant else ""), soft_wrap=True)
+            console_err.print(f"policy: {escape(policy.source)}", soft_wrap=True)
+            if grant is None:
+                console_err.print("[bold red]WARNING: --no-grant: running UNSCOPED. The agent "
+                                  "reaches everything your credential allows, for as long as "
+                                  "this runs (policy and masking still apply).[/bold red]",
+                                  soft_wrap=True)
+            console_err.print(f"agent kubeconfig: [cyan]{escape(str(out))}[/cyan]",
+                              soft_wrap=True)
+            console_err.print(f"  export KUBECONFIG={escape(str(out))}", soft_wrap=True)
+            console_err.print("[dim]Ctrl-C or SIGTERM stops the proxy and removes the "
+                              "kubeconfig.[/dim]")
+            if proxy.grant_watch is not None:
+                proxy.grant_watch.add_done_callback(lambda _t: _say_grant_over(proxy))
+            code = await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
         out.unlink(missing_ok=True)
         if run_dir is not None:
             shutil.rmtree(run_dir, ignore_errors=True)
         await proxy.stop()
     console_err.print(f"kgate proxy stopped; session {proxy.session.id} ended")
-    return ExitCode.INTERRUPTED if received and received[0] == signal.SIGINT else ExitCode.OK
+    return code
+
+
+def _say_grant_over(proxy: RunningProxy) -> None:
+    from kgate.proxy.stages.scope import GrantScoped, ended_message
+
+    scope = proxy.pipeline.scope
+    if not isinstance(scope, GrantScoped) or proxy.grant_watch is None \
+            or proxy.grant_watch.cancelled():
+        return
+    grant = scope.grant.at(time.time())
+    console_err.print(f"[bold red]{escape(ended_message(grant, grant.state))}[/bold red]; "
+                      "open streams were cut and every call is refused (Ctrl-C stops the "
+                      "proxy)", soft_wrap=True)
 
 
 def _write_atomically(proxy: RunningProxy, out: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,7 @@ import typer
 from rich.markup import escape
 
 from kgate.cli.app import app, console_err
+from kgate.cli.serving import stop_signals
 from kgate.errors import ExitCode, UnavailableError
 from kgate.sandbox.auth import TokenVerifier
 
@@ -81,20 +81,15 @@ async def _serve(port: int, out: Path | None, token: str, seed: str | None,
             state_dir=state, port=port, tokens={token: ADMIN_USER}, seed=seed, verifier=verifier))
     except OSError as err:
         raise UnavailableError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}") from err
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopped.set)
     try:
-        sandbox.write_kubeconfig(kubeconfig)
-        console_err.print(f"[bold green]sandbox[/] listening on {escape(sandbox.url)}")
-        console_err.print(f"kubeconfig: {escape(str(kubeconfig))}")
-        console_err.print(f"[dim]try: KUBECONFIG={escape(str(kubeconfig))} kubectl get "
-                          "pods -A    (Ctrl-C stops)[/]")
-        await stopped.wait()
+        with stop_signals() as stop:
+            sandbox.write_kubeconfig(kubeconfig)
+            console_err.print(f"[bold green]sandbox[/] listening on {escape(sandbox.url)}")
+            console_err.print(f"kubeconfig: {escape(str(kubeconfig))}")
+            console_err.print(f"[dim]try: KUBECONFIG={escape(str(kubeconfig))} kubectl get "
+                              "pods -A    (Ctrl-C stops)[/]")
+            await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
         await runner.cleanup()
         if not keep:
             kubeconfig.unlink(missing_ok=True)

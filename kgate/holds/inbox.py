@@ -1,44 +1,17 @@
 """Held requests as a source for the human inbox (``kgate pending / approve / deny``).
 
 The inbox CLI and its approval identity rules belong to ``kgate.grants.inbox``; this module only
-adapts the hold store to the ``InboxSource`` interface defined there. Until the branches merge,
-``InboxItem`` and ``InboxSource`` below are local copies of that interface — the lead will switch
-these imports to the shared ones.
+adapts the hold store to the ``InboxSource`` interface defined there, and registers it (importing
+this module is what puts ``h-…`` ids in ``kgate pending``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
+from kgate.grants.inbox import InboxItem, InboxSource, register_source
 from kgate.holds.model import Hold, rfc3339
 from kgate.holds.store import HoldNotFound, HoldStore
-
-
-# Local copy of kgate.grants.inbox.InboxItem (switch to the shared one at merge).
-@dataclass(frozen=True)
-class InboxItem:
-    id: str
-    kind: str            # "grant" | "hold"
-    created_at: str      # RFC 3339 UTC
-    requester: str
-    summary: str
-    details: dict[str, Any]
-
-
-# Local copy of kgate.grants.inbox.InboxSource (switch to the shared one at merge).
-class InboxSource(Protocol):
-    kind: str
-    prefix: str
-
-    def pending(self) -> list[InboxItem]: ...
-
-    def requester_of(self, item_id: str) -> str: ...
-
-    def approve(self, item_id: str, approver: str, comment: str | None) -> str: ...
-
-    def deny(self, item_id: str, approver: str, reason: str | None) -> str: ...
 
 
 def hold_item(hold: Hold) -> InboxItem:
@@ -81,3 +54,10 @@ class HoldSource:
     def deny(self, item_id: str, approver: str, reason: str | None) -> str:
         hold = self.store.deny(item_id, approver, reason)
         return f"denied {hold.id} ({hold.request.summary})"
+
+
+def _source(home: Path | None) -> InboxSource:
+    return HoldSource(home=home)
+
+
+register_source(_source)

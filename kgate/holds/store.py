@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kgate.db import connect, migrate, transaction
-from kgate.errors import KgateError
+from kgate.grants.errors import AlreadyDecided, NotFound
 from kgate.holds.model import (
     APPROVED,
     CONSUMED,
@@ -60,11 +60,11 @@ CREATE INDEX holds_replay ON holds (session, method, path, body_sha256, state)
 """,)
 
 
-class HoldNotFound(KgateError):
+class HoldNotFound(NotFound):
     """No hold with that id."""
 
 
-class HoldAlreadyDecided(KgateError):
+class HoldAlreadyDecided(AlreadyDecided):
     """The hold was approved, denied or expired before this decision."""
 
 

@@ -329,6 +329,7 @@ class Pipeline:
         try:
             exchange.bytes_out = await down.relay(stream, frames)
         finally:
+            stream.close()  # also when the exchange is cut (grant over): end upstream's session
             if frames is not None:
                 exchange.masked += frames.masked
 

@@ -1,29 +1,37 @@
 """Starting and stopping one proxy run, in the caller's event loop or in a thread (tests).
 
 ``start_proxy`` wires the pieces: loopback TLS identity from ``$KGATE_HOME/pki``, a fresh
-``Session``, the upstream client for the user's kubeconfig context, the pipeline with its stages
-(policy and masking settings from the loaded policy; holds in ``$KGATE_HOME/kgate.db``), and the
-HTTPS server. ``ProxyThread`` runs the same in a background event loop so synchronous
+``Session``, the upstream client for the user's kubeconfig context, the grant (read from the grant
+store, watched for its end, enforced by the scope stage), the pipeline with its stages (policy
+and masking settings from the loaded policy; holds in ``$KGATE_HOME/kgate.db``), and the HTTPS
+server. The grant id is given once (``ProxyOptions.grant_id``) and lives, while the proxy runs,
+only in the scope stage. ``ProxyThread`` runs the same in a background event loop so synchronous
 tests (and kubectl subprocesses) can use it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import threading
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kgate.config import kgate_home
+from kgate.errors import ExitCode, KgateError
+from kgate.grants.agents import SessionAgents
+from kgate.grants.model import GrantState
+from kgate.grants.store import SqliteGrantStore
 from kgate.holds.gate import HoldGate
 from kgate.holds.store import HoldStore
 from kgate.kubeconfig import write_kubeconfig
 from kgate.pki import issue_server_identity
 from kgate.policy import Policy, load_policy
+from kgate.proxy.grantwatch import watch_grant
 from kgate.proxy.masking import MaskingSettings
 from kgate.proxy.pipeline import Pipeline
 from kgate.proxy.server import ProxyServer
@@ -31,8 +39,9 @@ from kgate.proxy.session import Session
 from kgate.proxy.stages.audit import AuditSink, MemoryAudit
 from kgate.proxy.stages.masking import EngineMasker, RequestBodyCheck, ResponseMasker
 from kgate.proxy.stages.policy import PolicyStage
-from kgate.proxy.stages.scope import GrantScope, Ungranted
+from kgate.proxy.stages.scope import GrantScope, GrantScoped, Ungranted, ended_message
 from kgate.proxy.upstream import UpstreamClient
+from kgate.proxy.watchdog import SessionWatchdog
 from kgate.upstream_config import UpstreamSettings
 
 T = TypeVar("T")
@@ -46,12 +55,15 @@ class ProxyOptions:
     home: Path | None = None
     port: int = 0
     sock: socket.socket | None = None
+    # The grant to enforce (read from $KGATE_HOME/kgate.db); None runs unscoped (--no-grant).
     grant_id: str | None = None
-    scope: GrantScope | None = None
     #: The loaded policy; None: the built-in default (``load_policy`` with no file).
     policy: Policy | None = None
     #: Overrides the policy's ``masking:`` block (tests of the masking engine).
     masking: MaskingSettings | None = None
+    # The agent's process id when the caller starts the agent: recorded so that `kgate approve`
+    # run from the agent's process tree is refused.
+    agent_pid: int | None = None
     # Replacements for the masking engine (tests of the seam only); None = the engine.
     masker: ResponseMasker | None = None
     body_check: RequestBodyCheck | None = None
@@ -68,10 +80,18 @@ class RunningProxy:
     pipeline: Pipeline
     server: ProxyServer
     upstream: UpstreamClient
+    watchdog: SessionWatchdog = field(default_factory=SessionWatchdog)
+    # The grant watch, while one runs: it ends (returns) when the grant is over.
+    grant_watch: asyncio.Task[None] | None = None
+    _on_stop: list[Callable[[], Any]] = field(default_factory=list, repr=False)
 
     @property
     def port(self) -> int:
         return self.server.port
+
+    @property
+    def grant_id(self) -> str | None:
+        return self.pipeline.scope.grant_id
 
     def write_kubeconfig(self, path: Path, namespace: str | None = None,
                          token: str | None = None) -> Path:
@@ -81,16 +101,45 @@ class RunningProxy:
                                 token=token or self.session.token, namespace=ns)
 
     async def stop(self) -> None:
+        for undo in reversed(self._on_stop):
+            result = undo()
+            if asyncio.iscoroutine(result):
+                await result
+        self._on_stop.clear()
         await self.server.stop()
         await self.upstream.close()
         if self.pipeline.holds is not None:
             await self.pipeline.holds.close()
 
 
+class GrantNotUsable(KgateError):
+    """The grant the proxy was asked to enforce is not active."""
+
+    exit_code = ExitCode.DENIED
+
+
+def _grant_scope(home: Path, grant_id: str) -> tuple[GrantScoped, SqliteGrantStore]:
+    store = SqliteGrantStore(home)
+    try:
+        grant = store.get(grant_id)
+    except BaseException:
+        store.close()
+        raise
+    if grant.state is not GrantState.ACTIVE:
+        store.close()
+        raise GrantNotUsable(ended_message(grant, grant.state).removeprefix("kgate: "),
+                             hint="'kgate grants' lists the active ones")
+    return GrantScoped(grant), store
+
+
 async def start_proxy(options: ProxyOptions) -> RunningProxy:
     """Build the pipeline and start serving; returns once the socket accepts connections."""
     home = options.home or kgate_home()
-    session = Session(grant_id=options.grant_id)
+    scope: GrantScope = Ungranted()
+    store: SqliteGrantStore | None = None
+    if options.grant_id is not None:
+        scope, store = _grant_scope(home, options.grant_id)
+    session = Session()
     pki = home / "pki"
     identity = issue_server_identity(pki)
     run_dir = pki / "runs" / session.id
@@ -107,12 +156,29 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
     pipeline = Pipeline(
         session=session, upstream=upstream,
         masker=options.masker or engine, body_check=options.body_check or engine,
-        scope=options.scope or Ungranted(options.grant_id), policy=PolicyStage(policy),
+        scope=scope, policy=PolicyStage(policy),
         audit=options.audit if options.audit is not None else MemoryAudit(), holds=holds)
-    server = ProxyServer(pipeline, ssl_context)
+    watchdog = SessionWatchdog()
+    server = ProxyServer(pipeline, ssl_context, watchdog)
     url = await server.start(port=options.port, sock=options.sock)
-    return RunningProxy(url=url, ca_pem=identity.ca_pem, session=session, pipeline=pipeline,
-                        server=server, upstream=upstream)
+    running = RunningProxy(url=url, ca_pem=identity.ca_pem, session=session, pipeline=pipeline,
+                           server=server, upstream=upstream, watchdog=watchdog)
+    if store is not None and isinstance(scope, GrantScoped):
+        task = running.grant_watch = asyncio.create_task(watch_grant(scope, store, watchdog))
+        running._on_stop.append(store.close)
+        running._on_stop.append(lambda: _cancel(task))
+    if options.agent_pid is not None:
+        agents = SessionAgents(home)
+        agents.record(session.id, options.agent_pid)
+        running._on_stop.append(agents.close)
+        running._on_stop.append(lambda: agents.end(session.id))
+    return running
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 class ProxyThread:

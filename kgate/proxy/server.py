@@ -21,6 +21,7 @@ from kgate.proxy.errors import Refusal
 from kgate.proxy.pipeline import Pipeline
 from kgate.proxy.relay import relay_raw, relay_websocket
 from kgate.proxy.stages.masking import FrameMasker
+from kgate.proxy.watchdog import SessionWatchdog
 
 SHUTDOWN_TIMEOUT = 2.0
 
@@ -134,15 +135,19 @@ class AiohttpDownstream:
 class ProxyServer:
     """Serves the pipeline over HTTPS on loopback."""
 
-    def __init__(self, pipeline: Pipeline, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, pipeline: Pipeline, ssl_context: ssl.SSLContext,
+                 watchdog: SessionWatchdog | None = None) -> None:
         self.pipeline = pipeline
+        # Every exchange is registered while it runs, so ending the grant can cut it.
+        self.watchdog = watchdog or SessionWatchdog()
         self._ssl = ssl_context
         self._runner: web.ServerRunner | None = None
         self.port = 0
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         down = AiohttpDownstream(request)
-        await self.pipeline.handle(down)
+        with self.watchdog.track(down):
+            await self.pipeline.handle(down)
         if down.response is None:  # the client went away; nothing is listening for a reply
             return web.Response(status=499)
         return down.response

@@ -23,14 +23,13 @@ def new_session_id() -> str:
 
 @dataclass(frozen=True, repr=False)
 class Session:
-    """Per-run state shared by every exchange: who may call, under which grant."""
+    """Per-run state shared by every exchange: who may call (the grant is the scope stage's)."""
 
     token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     id: str = field(default_factory=new_session_id)
-    grant_id: str | None = None
 
     def __repr__(self) -> str:  # never print the token
-        return f"Session(id={self.id!r}, grant_id={self.grant_id!r})"
+        return f"Session(id={self.id!r})"
 
     def authenticate(self, authorization: str | None) -> bool:
         """True iff ``authorization`` is ``Bearer <this session's token>`` (constant time)."""

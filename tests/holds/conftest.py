@@ -1,7 +1,7 @@
 """A proxy under the built-in default policy (holds in its own ``KGATE_HOME``) for real kubectl.
 
 ``gated(hold_timeout=…)`` starts one in front of the ``proxied`` fixture's sandbox; approvals
-come from ``kgate holds approve`` run as a separate process against the same home, the way a
+come from ``kgate approve`` run as a separate process against the same home, the way a
 human in another terminal would.
 """
 
@@ -70,7 +70,7 @@ class Gated:
         raise AssertionError("no hold appeared")
 
     def pending_json(self) -> list[dict[str, object]]:
-        return list(json.loads(self.kgate("holds", "list", "--json").stdout))
+        return list(json.loads(self.kgate("pending", "--json").stdout))
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ def test_held_delete_approved_from_another_process(gated: Callable[..., Gated],
         assert item["kubectl_command"] == "kubectl delete"
         assert item["session"] == g.proxy.session.id
         assert "-  replicas: 1" in str(item["diff"])  # the whole object goes away
-        approved = g.kgate("holds", "approve", hold.id)
+        approved = g.kgate("approve", hold.id, "--yes")
         assert hold.id in approved.stdout
         out, err = agent.communicate(timeout=60)
     finally:
@@ -94,7 +94,7 @@ def test_held_then_denied_prints_the_reason(gated: Callable[..., Gated], kubectl
     agent = _popen(kubectl_bin, ["delete", "deployment", "web"], g.kubeconfig, tmp_path)
     try:
         hold = g.wait_for_hold()
-        g.kgate("holds", "deny", hold.id, "--reason", "not during the freeze")
+        g.kgate("deny", hold.id, "--reason", "not during the freeze", "--yes")
         _out, err = agent.communicate(timeout=60)
     finally:
         if agent.poll() is None:
@@ -104,7 +104,7 @@ def test_held_then_denied_prints_the_reason(gated: Callable[..., Gated], kubectl
     assert "denied by local:" in err and "not during the freeze" in err
     assert _exists(g, ("apps", "deployments"), "default", "web")
     # A second decision on the same hold is refused.
-    again = g.kgate("holds", "approve", hold.id, check=False)
+    again = g.kgate("approve", hold.id, "--yes", check=False)
     assert again.returncode != 0 and "already denied" in again.stderr
 
 
@@ -121,7 +121,7 @@ def test_timeout_then_approval_admits_the_same_request_once(
     assert f"'kgate approve {hold_id}'" in first.stderr
     assert _exists(g, ("", "configmaps"), "default", "a")
     # A different request is not admitted by that approval.
-    g.kgate("holds", "approve", hold_id)
+    g.kgate("approve", hold_id, "--yes")
     other = kubectl("delete", "configmap", "b", kubeconfig=kc, check=False)
     assert other.returncode != 0 and "held for review" in other.stderr
     second = kubectl("delete", "configmap", "a", kubeconfig=kc)
@@ -170,7 +170,7 @@ def test_held_scale_and_patch_show_masked_diffs(gated: Callable[..., Gated],
             diff = hold.request.diff or ""
             for line in expected:
                 assert line in diff, diff
-            g.kgate("holds", "approve", hold.id)
+            g.kgate("approve", hold.id, "--yes")
             _out, err = agent.communicate(timeout=60)
         finally:
             if agent.poll() is None:
@@ -205,7 +205,7 @@ def test_held_apply_shows_the_change(gated: Callable[..., Gated], kubectl: Kubec
         diff = hold.request.diff or ""
         assert "-  mode: one" in diff and "+  mode: two" in diff, diff
         assert "AKIAIOSFODNN7EXAMPLE" not in diff
-        g.kgate("holds", "approve", hold.id)
+        g.kgate("approve", hold.id, "--yes")
         _out, err = agent.communicate(timeout=60)
     finally:
         if agent.poll() is None:
@@ -238,7 +238,7 @@ def test_held_exec_waits_then_runs_once_approved(gated: Callable[..., Gated],
         assert (hold.request.verb, hold.request.resource_label) == ("create", "pods/exec")
         time.sleep(3)  # kubectl keeps its upgrade request open while the human reads
         assert agent.poll() is None
-        g.kgate("holds", "approve", hold.id)
+        g.kgate("approve", hold.id, "--yes")
         out, err = agent.communicate(timeout=60)
     finally:
         if agent.poll() is None:
@@ -255,7 +255,7 @@ def test_the_agent_cannot_approve_its_own_hold_from_inside_the_session(
     hold_id = held.stderr.split("held for review as ", 1)[1].split()[0]
     env = {k: v for k, v in os.environ.items() if not k.startswith("KGATE_")}
     env.update(KGATE_HOME=str(g.home), KGATE_SESSION=g.proxy.session.id)
-    proc = subprocess.run([sys.executable, "-m", "kgate", "holds", "approve", hold_id],
+    proc = subprocess.run([sys.executable, "-m", "kgate", "approve", hold_id, "--yes"],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     assert proc.returncode == 4 and "inside an agent session" in proc.stderr
     again = kubectl("delete", "configmap", "c", kubeconfig=g.kubeconfig, check=False)

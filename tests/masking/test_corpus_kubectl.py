@@ -273,9 +273,9 @@ def _start_kgate(upstream: Path, out: Path, home: Path, stderr_path: Path
     env.update(KGATE_HOME=str(home), HOME=str(home), NO_COLOR="1", COLUMNS="200")
     err = stderr_path.open("wb")
     policy = permissive_policy_file(stderr_path.parent / "policy")  # exec/delete unheld
-    proc = subprocess.Popen([sys.executable, "-m", "kgate", "proxy", "--kubeconfig",
-                             str(upstream), "--kubeconfig-out", str(out), "--policy",
-                             str(policy)],
+    proc = subprocess.Popen([sys.executable, "-m", "kgate", "proxy", "--no-grant",
+                             "--kubeconfig", str(upstream), "--kubeconfig-out", str(out),
+                             "--policy", str(policy)],
                             env=env, stdout=err, stderr=err, stdin=subprocess.DEVNULL, cwd=REPO)
     deadline = time.monotonic() + STEP_TIMEOUT
     while not out.exists():
