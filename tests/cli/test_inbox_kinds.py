@@ -1,4 +1,4 @@
-"""The inbox is generic: a second kind (a stand-in for held requests) is listed, approved and
+"""The inbox is generic: another kind (beside grants and held requests) is listed, approved and
 denied through the same commands and the same approval rules. typer's CliRunner, pinned env."""
 
 from __future__ import annotations
@@ -18,17 +18,19 @@ from kgate.grants.inbox import InboxItem
 
 
 class FakeHolds:
-    kind = "hold"
-    prefix = "h-"
+    """A kind of its own (``x-…``): real held requests (``h-…``) are registered as well."""
+
+    kind = "example"
+    prefix = "x-"
     decided: dict[str, str] = {}
 
     def __init__(self, home: Path | None) -> None:
         self.home = home
 
     def pending(self) -> list[InboxItem]:
-        if "h-91ab" in self.decided:
+        if "x-91ab" in self.decided:
             return []
-        return [InboxItem(id="h-91ab", kind="hold", created_at="2026-12-01T10:00:00Z",
+        return [InboxItem(id="x-91ab", kind="example", created_at="2026-12-01T10:00:00Z",
                           requester="s-0123456789ab", summary="delete deployments/api in prod",
                           details={"session": "s-0123456789ab", "method": "DELETE",
                                    "path": "/apis/apps/v1/namespaces/prod/deployments/api",
@@ -37,7 +39,7 @@ class FakeHolds:
                                    "diff": None})]
 
     def requester_of(self, item_id: str) -> str:
-        if item_id != "h-91ab":
+        if item_id != "x-91ab":
             raise NotFound(f"no hold {item_id}")
         return "s-0123456789ab"
 
@@ -77,19 +79,19 @@ def test_pending_lists_every_kind_with_its_details(holds: dict[str, str]) -> Non
     result = CliRunner().invoke(app, ["pending", "--json"], env=holds)
     assert result.exit_code == 0, result.output
     [item] = json.loads(result.stdout)
-    assert item["id"] == "h-91ab" and item["kind"] == "hold"
+    assert item["id"] == "x-91ab" and item["kind"] == "example"
     assert item["verb"] == "delete" and item["session"] == "s-0123456789ab"
     assert {"id", "kind", "created_at", "requester", "summary", "session", "method", "path",
             "verb", "resource", "namespace", "name", "body", "diff"} == set(item)
 
 
 def test_approve_dispatches_on_prefix_and_applies_the_rules(holds: dict[str, str]) -> None:
-    inside = _run(["approve", "h-91ab", "--yes"], {**holds, "KGATE_SESSION": "s-0123456789ab"})
+    inside = _run(["approve", "x-91ab", "--yes"], {**holds, "KGATE_SESSION": "s-0123456789ab"})
     assert inside[0] == 5 and "inside kgate session" in inside[1]
-    no_tty = _run(["approve", "h-91ab"], holds)
+    no_tty = _run(["approve", "x-91ab"], holds)
     assert no_tty[0] == 5 and "without a terminal" in no_tty[1]
     assert FakeHolds.decided == {}
-    ok = _run(["approve", "h-91ab", "--yes"], holds)
-    assert ok[0] == 0 and "h-91ab approved by local:" in ok[1]
-    again = _run(["deny", "h-91ab", "--yes"], holds)
+    ok = _run(["approve", "x-91ab", "--yes"], holds)
+    assert ok[0] == 0 and "x-91ab approved by local:" in ok[1]
+    again = _run(["deny", "x-91ab", "--yes"], holds)
     assert again[0] == 1 and "already approved" in again[1]

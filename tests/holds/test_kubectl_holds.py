@@ -257,7 +257,7 @@ def test_the_agent_cannot_approve_its_own_hold_from_inside_the_session(
     env.update(KGATE_HOME=str(g.home), KGATE_SESSION=g.proxy.session.id)
     proc = subprocess.run([sys.executable, "-m", "kgate", "approve", hold_id, "--yes"],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
-    assert proc.returncode == 4 and "inside an agent session" in proc.stderr
+    assert proc.returncode == 5 and "from inside kgate session" in proc.stderr
     again = kubectl("delete", "configmap", "c", kubeconfig=g.kubeconfig, check=False)
     assert again.returncode != 0 and "held for review" in again.stderr
     assert _exists(g, ("", "configmaps"), "default", "c")
