@@ -57,7 +57,7 @@ _NESTED = re.compile(r"^([A-Za-z0-9_.-]+)=(?=[^=\s])")
 _NEXT_FIELD = re.compile(r";[ \t]*[A-Za-z][A-Za-z0-9 _.-]*=")
 _MAPPING_LINE = re.compile(r"[ \t]*(?:[\"'][^\"'\n]*[\"']|[^\s:#\"'-][^:#\n]*):(?:[ \t]|$)")
 _XML_OPEN = re.compile(r"(?:[ \t\r\n][^<>]*)?(?<!/)>")
-_CDATA = re.compile(r"[ \t\r\n]*<!\[CDATA\[(?P<v>.*?)\]\]>", re.S)
+_CDATA = re.compile(r"[ \t\r\n]*<!\[CDATA\[")
 _XML_TEXT = re.compile(r"(?P<v>[^<]*)</")
 _NAME_BEFORE = re.compile(r"(?:^|[\s{,\"'<-])(?i:name|key)[\"']?[ \t]*[:=][ \t]*[\"']?$")
 _NAMED_JSON = re.compile(r"[\"'][ \t]*,[ \t\r\n]*[\"'](?i:value)[\"'][ \t]*:[ \t]*")
@@ -275,7 +275,9 @@ class KeyedValues:
             return None
         cdata = _CDATA.match(text, head.end())
         if cdata is not None:
-            return self._span(text, "", *cdata.span("v"))
+            close = text.find("]]>", cdata.end(), cdata.end() + _QUOTED_LIMIT)
+            return self._span(text, "", cdata.end(), close if close >= 0 else _line_end(
+                text, cdata.end()))
         body = _XML_TEXT.match(text, head.end())
         if body is None:
             return None
