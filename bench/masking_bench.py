@@ -6,7 +6,8 @@
   conditions, container statuses) and a ``Table`` of 10,000 pods with ``includeObject=Object``:
   MB/s (median of several runs) and peak traced memory as a multiple of the body size;
 * a watch stream of the same Secrets as NDJSON events in 16 KiB chunks;
-* log streaming over ~50 MB of realistic lines in 16 KiB chunks, detectors on vs off.
+* log streaming over ~50 MB of realistic lines in 16 KiB chunks, detectors on vs off;
+* 1 MB of anchor-dense text (``AKIA…``, ``token token …``, ``eyJaaaa.…``), the worst case.
 
 Run: ``python -m bench.masking_bench [--runs 5] [--secrets 10000] [--log-mb 50]``.
 Goal (issue 4): ≥ 50 MB/s for Lists, peak memory ≤ 3× the body.
@@ -295,6 +296,12 @@ def main() -> None:
     for label, masker in (("logs, detectors on", on), ("logs, detectors off", off)):
         rate = _median_rate(_stream(masker.text_stream, logs), len(logs), args.runs)
         rows.append((label, len(logs) / 1e6, rate, "16 KiB chunks"))
+
+    # Issue 15: text dense with anchors (every few bytes a detector keyword) is the worst case.
+    for unit in ("AKIA", "token ", "eyJaaaa."):
+        dense = (unit * (1_000_000 // len(unit))).encode()
+        rate = _median_rate(_stream(on.text_stream, dense), len(dense), args.runs)
+        rows.append((f"dense anchors {unit.strip()!r}", len(dense) / 1e6, rate, "16 KiB chunks"))
 
     print(f"{'case':36} {'MB':>6} {'MB/s cpu':>9} {'MB/s wall':>10}  notes")
     for label, mb, (cpu, wall), note in rows:

@@ -4,8 +4,9 @@ A ConfigMap holds one example of every form in ``tests/masking/test_detectors_fo
 (applied client-side, so its last-applied annotation holds them all again) and a pod's log
 prints the single-line ones. Real kubectl 1.32 reads them through the proxy with ``-o yaml``,
 ``-o json``, ``describe`` and ``logs``; no planted value may appear in any byte kubectl printed
-— raw, JSON-escaped, or base64 at any alignment — and what is not secret (the ConfigMap's
-keys, plain values) comes through. Failure messages name forms and commands, never values.
+— raw, JSON- or percent-escaped, hex, or base64/base64url at any alignment — and what is not
+secret (the ConfigMap's keys, plain values) comes through. Failure messages name forms and
+commands, never values.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -58,12 +60,14 @@ def _manifest() -> str:
 def _forms_of(secret: str) -> list[tuple[str, bytes]]:
     """Every encoding a value could leak in: raw, JSON-escaped, base64 at each alignment."""
     raw = secret.encode()
-    out = [("raw", raw), ("json-escaped", orjson.dumps(secret)[1:-1])]
-    out.append(("base64", base64.b64encode(raw).rstrip(b"=")))
-    for shift in (1, 2):
-        inner = base64.b64encode(b"\0" * shift + raw)[4:-4]
-        if len(inner) >= 8:
-            out.append((f"base64@{shift}", inner))
+    out = [("raw", raw), ("json-escaped", orjson.dumps(secret)[1:-1]),
+           ("hex", raw.hex().encode()), ("percent", quote(secret, safe="").encode())]
+    for name, enc in (("base64", base64.b64encode), ("base64url", base64.urlsafe_b64encode)):
+        out.append((name, enc(raw).rstrip(b"=")))
+        for shift in (1, 2):
+            inner = enc(b"\0" * shift + raw)[4:-4]
+            if len(inner) >= 8:
+                out.append((f"{name}@{shift}", inner))
     return out
 
 

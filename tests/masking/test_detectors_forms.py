@@ -215,3 +215,13 @@ def test_yaml_and_json_edges(text: str, gone: str, kept: str) -> None:
                                   'password: "${DB_PASSWORD}"'])
 def test_json_literals_are_not_values(text: str) -> None:
     assert SCAN.mask(text) == (text, 0)
+
+
+@pytest.mark.parametrize("form", ["yaml alias", "base64-wrapped pem"])
+def test_same_text_scanned_twice_is_masked_twice(form: str) -> None:
+    """Per-text shortcuts (aliases chased, base64 runs decoded) must not outlive one scan:
+    a streaming caller masks the same line window by window."""
+    text, secret = next((t, s) for f, t, s in FORMS if f == form)
+    for _ in range(2):
+        out, n = SCAN.mask(text)
+        assert n >= 1 and secret not in out

@@ -4,10 +4,12 @@ Pure functions of their inputs (no sockets, clocks or files); the proxy's mask s
 
 * ``settings``     — ``MaskingSettings`` from the policy's ``masking:`` block, validated.
 * ``placeholders`` — ``kgate:masked:<8 hex>``: keyed BLAKE2b of the value, per-session key, cached.
-* ``catalogue``    — each detector's regex, anchors and match handler.
+* ``keys``         — ``key_is_sensitive``: the one notion of a key that holds a secret.
+* ``catalogue``    — each detector's regex, anchors and match handler (token shapes).
+* ``keyed``        — the value after a sensitive key in any syntax (YAML blocks, XML, flags…).
 * ``detectors``    — ``TextScanner``: one Aho-Corasick pass finds anchors, only matching
-  detectors (private keys, AWS/GitHub/GitLab/Slack/Stripe tokens, JWTs, URL passwords,
-  ``key=value`` assignments, custom regexes) run; produces span edits.
+  detectors (private keys, AWS/GitHub/GitLab/Slack/Stripe and other vendor tokens, JWTs, URL
+  passwords, assignments, command lines, SQL, custom regexes) run; produces span edits.
 * ``known``        — values seen as secret this session, found again as bare text in streams;
   values primed for a live stream are pinned there until it ends.
 * ``primed``       — which values priming learns from a pod and its Secrets (all of them).

@@ -99,10 +99,11 @@ _VENDOR = (
     + "|".join(re.escape(a) + rest for a, rest in _VENDOR_SHAPES)
     + r")(?![A-Za-z0-9_-])"
 )
-# A user part may be empty (``redis://:pw@host``); the password runs to the last ``@``.
+# A user part may be empty (``redis://:pw@host``); the password runs to the last ``@``. Both
+# are bounded: a long line of ``://:`` must not cost a scan to its end per anchor.
 _URL = (
-    r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s:/?#@\"'<>]*:"
-    r"(?P<url_pw>[^\s/?#\"'<>]+)@"
+    r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s:/?#@\"'<>]{0,256}:"
+    r"(?P<url_pw>[^\s/?#\"'<>]{1,256})@"
 )
 _VAL = r"(?:'(?P<{0}_sq>[^'\n]*)'|\"(?P<{0}_dq>[^\"\n]*)\"|(?P<{0}_v>[^\s'\"]+))"
 _GAP = r"(?:[^\n|;&]|\\\r?\n){0,400}?"
@@ -226,6 +227,13 @@ class DetectorHandlers:
     def __init__(self, placeholders: Placeholders) -> None:
         self._ph = placeholders
         self._keyed = KeyedValues(placeholders)
+        self._b64_last: tuple[str | None, int, int] = (None, 0, 0)
+
+    def begin(self) -> None:
+        """Called by the scanner before each text: per-text memory must not outlive it (the
+        same string object may be scanned again, e.g. window by window)."""
+        self._b64_last = (None, 0, 0)
+        self._keyed.begin()
 
     def of(self, detector: Detector) -> Handler:
         """The handler of one built-in detector regex."""
@@ -270,8 +278,13 @@ class DetectorHandlers:
         return Edit(m.start(), m.end(), repl, ph)
 
     def _b64_pem(self, m: re.Match[str]) -> Edit | None:
-        """A base64 blob whose decoded bytes hold a PEM private key: the whole blob goes."""
+        """A base64 blob whose decoded bytes hold a PEM private key: the whole blob goes.
+
+        One blob is examined once per text, however many ``-----BEGIN`` it holds."""
         text = m.string
+        last_text, last_start, last_end = self._b64_last
+        if last_text is text and last_start <= m.start() < last_end:
+            return None
         start = m.start()
         while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "+/") \
                 and text[start - 1].isascii():
@@ -280,6 +293,7 @@ class DetectorHandlers:
         end = run.end() if run else m.end()
         while (nxt := _B64_NEXT.match(text, end)) is not None:
             end = nxt.end()
+        self._b64_last = (text, start, end)
         blob = re.sub(r"\s|\\n", "", text[start:min(end, start + _B64_DECODE_LIMIT)])
         blob = blob[:len(blob) - len(blob) % 4]
         try:

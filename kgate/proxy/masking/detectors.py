@@ -155,6 +155,7 @@ class TextScanner:
                 low = text.lower() if text.isascii() else _ascii_lower(text)
             starts = self._anchor_starts(text, low)
         if starts:
+            self._handlers.begin()
             self._probe(text, starts, edits)
         for _name, rx in self._custom:
             for m in rx.finditer(text):

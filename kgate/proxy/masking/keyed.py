@@ -31,8 +31,9 @@ from .edit import Edit
 from .keys import counts_tokens, decode_key, is_reference, key_is_sensitive
 from .placeholders import Placeholders, is_placeholder
 
-#: The key word at which the regex is tried (JSON ``\\u`` and YAML ``\\x`` escapes allowed).
-KEY_REGEX = r"(?P<as_key>(?:[A-Za-z0-9_.-]|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2})+)"
+#: The key word at which the regex is tried (JSON ``\\u`` and YAML ``\\x`` escapes allowed);
+#: bounded, so a long run of key characters is not rescanned from every anchor inside it.
+KEY_REGEX = r"(?P<as_key>(?:[A-Za-z0-9_.-]|\\u[0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}){1,256})"
 
 _SEP = re.compile(r"\\?[\"']?[ \t]*(?P<sep>:=|=>|[:=])(?![:=])[ \t]*")
 _YAML_PROPS = re.compile(r"(?:(?:&[^\s,\[\]{}]+|![^\s]*)(?:[ \t]+|(?=\r?\n|$)))+")
@@ -48,6 +49,7 @@ _DQ_LINES = re.compile(r"\"(?P<v>(?:[^\"\\]|\\.)*)\"", re.S)
 _SQ_LINES = re.compile(r"'(?P<v>(?:[^']|'')*)'")
 _QUOTED_LIMIT = 64 * 1024
 _ALIAS_REACH = 256 * 1024
+_REFERENCE_LIMIT = 4096
 _AUTH_SCHEME = re.compile(r"(?i:bearer|basic|token|digest)[ \t]+(?=[^\s\"'&])")
 # ``api token: API_TOKEN=…`` — a bare value that is itself an assignment keeps its inner key.
 _NESTED = re.compile(r"^([A-Za-z0-9_.-]+)=(?=[^=\s])")
@@ -55,7 +57,7 @@ _NESTED = re.compile(r"^([A-Za-z0-9_.-]+)=(?=[^=\s])")
 _NEXT_FIELD = re.compile(r";[ \t]*[A-Za-z][A-Za-z0-9 _.-]*=")
 _MAPPING_LINE = re.compile(r"[ \t]*(?:[\"'][^\"'\n]*[\"']|[^\s:#\"'-][^:#\n]*):(?:[ \t]|$)")
 _XML_OPEN = re.compile(r"(?:[ \t\r\n][^<>]*)?(?<!/)>")
-_CDATA = re.compile(r"[ \t\r\n]*<!\[CDATA\[(?P<v>.*?)\]\]>", re.S)
+_CDATA = re.compile(r"[ \t\r\n]*<!\[CDATA\[")
 _XML_TEXT = re.compile(r"(?P<v>[^<]*)</")
 _NAME_BEFORE = re.compile(r"(?:^|[\s{,\"'<-])(?i:name|key)[\"']?[ \t]*[:=][ \t]*[\"']?$")
 _NAMED_JSON = re.compile(r"[\"'][ \t]*,[ \t\r\n]*[\"'](?i:value)[\"'][ \t]*:[ \t]*")
@@ -84,6 +86,13 @@ class KeyedValues:
 
     def __init__(self, placeholders: Placeholders) -> None:
         self._ph = placeholders
+        #: Alias names already chased in the text being scanned (cleared by ``begin``).
+        self._aliases: set[str] = set()
+
+    def begin(self) -> None:
+        """A new text: forget what was learned about the last one."""
+        if self._aliases:
+            self._aliases = set()
 
     def assignment(self, m: re.Match[str]) -> list[Edit] | Edit | None:
         """Find the value that belongs to the key matched at ``as_key``, if the key is secret."""
@@ -176,7 +185,10 @@ class KeyedValues:
 
     def _span(self, text: str, key: str, start: int, end: int) -> Edit | None:
         value = text[start:end]
-        if is_reference(value) or is_placeholder(value.strip()):
+        # A long value is never a reference: masking it also covers the anchors inside it, so a
+        # long line of ``password=${X}password=${X}…`` is not rescanned per anchor.
+        if len(value) <= _REFERENCE_LIMIT and (is_reference(value)
+                                               or is_placeholder(value.strip())):
             return None
         if _DIGITS.match(value) and counts_tokens(key):
             return None   # ``tokens: 2048`` counts tokens; a token is never digits only
@@ -225,6 +237,10 @@ class KeyedValues:
 
     def _alias(self, text: str, name: str, at: int) -> list[Edit] | None:
         """``password: *pw``: mask the value wherever ``&pw`` is defined in this text."""
+        done = self._aliases
+        if name in done:
+            return None                   # this text's ``&name`` values are masked already
+        done.add(name)
         edits: list[Edit] = []
         marker = "&" + name
         # definitions near the alias only: a text of many aliases must not cost a full scan each
@@ -259,7 +275,9 @@ class KeyedValues:
             return None
         cdata = _CDATA.match(text, head.end())
         if cdata is not None:
-            return self._span(text, "", *cdata.span("v"))
+            close = text.find("]]>", cdata.end(), cdata.end() + _QUOTED_LIMIT)
+            return self._span(text, "", cdata.end(), close if close >= 0 else _line_end(
+                text, cdata.end()))
         body = _XML_TEXT.match(text, head.end())
         if body is None:
             return None
