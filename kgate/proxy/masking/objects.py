@@ -55,7 +55,7 @@ from .slots import IssuedValues, slot_of
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _NESTED_CACHE = 4096
-_KEY_CACHE = 65536
+_KEY_CACHE = 16384
 _CLEAN_TEXT_LEN = 256
 _SUBTREES, _BY_PARENT, _ANYWHERE = harmless.SUBTREES, harmless.BY_PARENT, harmless.ANYWHERE
 #: Strings that a JSON encoder may have escaped, so the raw-body pre-check cannot vouch for them.
