@@ -50,18 +50,17 @@ from .catalogue import is_reference, key_is_sensitive
 from .detectors import TextScanner
 from .known import KnownValues
 from .placeholders import PLACEHOLDER_RE, PREFIX, Placeholders, is_placeholder
+from .secretdata import LAST_APPLIED, looks_like_secret, public_certificates, secret_remainder
 from .seen import SeenValues
 from .slots import IssuedValues, slot_of
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _NESTED_CACHE = 4096
-_KEY_CACHE = 65536
+_KEY_CACHE = 16384
 _CLEAN_TEXT_LEN = 256
 _SUBTREES, _BY_PARENT, _ANYWHERE = harmless.SUBTREES, harmless.BY_PARENT, harmless.ANYWHERE
 #: Strings that a JSON encoder may have escaped, so the raw-body pre-check cannot vouch for them.
 _ESCAPABLE_BASIC = re.compile(r'["\\\x00-\x1f\x7f]')
 _ESCAPABLE_FULL = re.compile(r'[^\x20-\x7e]|["\\<>&/]')
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\s*([A-Za-z0-9+/=\s]+?)-----END \1-----")
 _ARMOUR = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 _FLAG = re.compile(r"^--?([A-Za-z0-9][A-Za-z0-9_.-]*)(=(.*))?$", re.DOTALL)
 _ANY_DOC = msgspec.json.Decoder()
@@ -133,7 +132,7 @@ class ObjectMasker:
         """
         if raw is None:
             return _EVERYTHING
-        rest = _secret_remainder(doc, kind)
+        rest = secret_remainder(doc, kind)
         if rest is not None:
             try:
                 raw = dumps(rest)
@@ -256,7 +255,7 @@ class ObjectMasker:
             for item in items:
                 self.learn_secrets(item, item_kind)
             return
-        if kind == "Secret" or (kind is None and _looks_like_secret(doc)):
+        if kind == "Secret" or (kind is None and looks_like_secret(doc)):
             self._learn_secret(doc)
 
     def _learn_secret(self, o: dict[str, Any]) -> None:
@@ -365,7 +364,7 @@ class ObjectMasker:
         self._pre, self._path, self._kind = pre, [], kind
         self._ns = _namespace_of(o)
         n = 0
-        is_secret = kind == "Secret" or (kind is None and _looks_like_secret(o))
+        is_secret = kind == "Secret" or (kind is None and looks_like_secret(o))
         if is_secret:
             n += self._secret(o)
             skip = (*skip, "data", "stringData")
@@ -758,7 +757,7 @@ class ObjectMasker:
             return False
         cached = self._certs.get(value)
         if cached is None:
-            cached = _public_certificates(value)
+            cached = public_certificates(value)
             if len(self._certs) >= _NESTED_CACHE:
                 self._certs.clear()
             self._certs[value] = cached
@@ -818,59 +817,3 @@ def _namespace_of(o: Any) -> str:
             if isinstance(ns, str):
                 return ns
     return ""
-
-
-def _secret_remainder(doc: Any, kind: str | None) -> dict[str, Any] | None:
-    """A Secret (or a watch event of one) without its values and last-applied annotation, for
-    the pre-check; None for anything else."""
-    if not isinstance(doc, dict):
-        return None
-    obj, wrapper = doc, None
-    if "object" in doc and "metadata" not in doc and isinstance(doc.get("object"), dict):
-        obj, wrapper, kind = doc["object"], doc, None
-    k = obj.get("kind")
-    if not isinstance(k, str):
-        k = kind
-    if not (k == "Secret" or (k is None and _looks_like_secret(obj))):
-        return None
-    rest = {key: v for key, v in obj.items() if key not in ("data", "stringData", "metadata")}
-    rest["_keys"] = [list(v) for v in (obj.get("data"), obj.get("stringData"))
-                     if isinstance(v, dict)]
-    md = obj.get("metadata")
-    if isinstance(md, dict):
-        ann = md.get("annotations")
-        if isinstance(ann, dict) and LAST_APPLIED in ann:
-            md = {**md, "annotations": {a: v for a, v in ann.items() if a != LAST_APPLIED}}
-        rest["metadata"] = md
-    if wrapper is not None:
-        rest["_event"] = {key: v for key, v in wrapper.items() if key != "object"}
-    return rest
-
-
-def _looks_like_secret(o: dict[str, Any]) -> bool:
-    return isinstance(o.get("type"), str) and (
-        isinstance(o.get("data"), dict) or isinstance(o.get("stringData"), dict)
-    )
-
-
-def _public_certificates(value: str) -> bool:
-    try:
-        text = binascii.a2b_base64(value, strict_mode=True).decode("ascii")
-    except (binascii.Error, ValueError):
-        return False
-    if "PRIVATE" in text or "-----BEGIN CERTIFICATE-----" not in text:
-        return False
-    blocks = list(_PEM_BLOCK.finditer(text))
-    if not blocks or _PEM_BLOCK.sub("", text).strip():
-        return False   # something besides certificate blocks
-    for m in blocks:
-        if m.group(1) != "CERTIFICATE":
-            return False
-        try:
-            der = binascii.a2b_base64("".join(m.group(2).split()), strict_mode=True)
-        except (binascii.Error, ValueError):
-            return False
-        if not der.startswith(b"\x30"):
-            return False   # not a DER SEQUENCE: not a certificate, just shaped like one
-    return True
-
