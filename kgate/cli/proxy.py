@@ -62,7 +62,7 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
     home = kgate_home()
     try:
         proxy = await start_proxy(ProxyOptions(upstream=settings, home=home, port=port,
-                                               grant_id=grant))
+                                               grant_id=grant, log_notify=_tell_user))
     except OSError as err:
         raise UnavailableError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}") from err
     run_dir: Path | None = None
@@ -87,6 +87,8 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
             + (f", grant {escape(grant)} (recorded, not enforced yet)" if grant else ""),
             soft_wrap=True)
         console_err.print(f"agent kubeconfig: [cyan]{escape(str(out))}[/cyan]", soft_wrap=True)
+        console_err.print(f"session log: {escape(str(home / 'sessions' / proxy.session.id))}"
+                          ".jsonl", soft_wrap=True)
         console_err.print(f"  export KUBECONFIG={escape(str(out))}", soft_wrap=True)
         console_err.print("[dim]Ctrl-C or SIGTERM stops the proxy and removes the "
                           "kubeconfig.[/dim]")
@@ -98,8 +100,14 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
         if run_dir is not None:
             shutil.rmtree(run_dir, ignore_errors=True)
         await proxy.stop()
-    console_err.print(f"kgate proxy stopped; session {proxy.session.id} ended")
+    console_err.print(f"kgate proxy stopped; session {proxy.session.id} ended "
+                      f"(verify with: kgate sessions verify {proxy.session.id})")
     return ExitCode.INTERRUPTED if received and received[0] == signal.SIGINT else ExitCode.OK
+
+
+def _tell_user(message: str) -> None:
+    """The session log's own alarms (it cannot write; it can again): one line on stderr."""
+    console_err.print(f"[bold red]{escape(message)}[/bold red]", soft_wrap=True)
 
 
 def _write_atomically(proxy: RunningProxy, out: Path) -> None:

@@ -33,7 +33,7 @@ from kgate.proxy.errors import (
     unauthorized,
 )
 from kgate.proxy.session import Exchange, Session
-from kgate.proxy.stages.audit import AuditSink, NoAudit
+from kgate.proxy.stages.audit import LOG_RULE, AuditSink, LogUnavailable, NoAudit, log_refusal
 from kgate.proxy.stages.body import inspect_body
 from kgate.proxy.stages.masking import (
     RequestBodyCheck,
@@ -70,22 +70,35 @@ class Pipeline:
         exchange = Exchange(session_id=self.session.id, method=down.method,
                             raw_path=down.raw_path,
                             kubectl_command=hdr.get(down.headers, "kubectl-command"),
-                            kubectl_session=hdr.get(down.headers, "kubectl-session"))
+                            kubectl_session=hdr.get(down.headers, "kubectl-session"),
+                            impersonate_user=hdr.get(down.headers, "impersonate-user"))
+        recorded = False
         try:
+            if (broken := self.audit.unavailable()) is not None:
+                raise log_refusal(broken)  # fail closed: no call goes unrecorded
             await self._run(down, exchange)
         except Refusal as refusal:
             exchange.decision = "deny" if refusal.code < 500 else "error"
             exchange.rule = exchange.rule or refusal.rule
             exchange.message = refusal.message
             exchange.status = refusal.code
+            if refusal.rule != LOG_RULE:
+                # A refusal is in the log before the agent hears of it.
+                exchange.ended = time.time()
+                recorded = True
+                try:
+                    await self.audit.record_now(exchange)
+                except LogUnavailable as err:
+                    refusal = log_refusal(str(err))
             await down.respond(refusal.code, _STATUS_HEADERS, refusal.body())
         except ConnectionError:
             exchange.message = "the client went away"
         except Exception as err:  # a bug must still fail closed, and politely
             await self._internal_error(down, exchange, err)
         finally:
-            exchange.ended = time.time()
-            self.audit.record(exchange)
+            if not recorded:
+                exchange.ended = time.time()
+                self.audit.record(exchange)
 
     async def _internal_error(self, down: Downstream, exchange: Exchange,
                               err: Exception) -> None:
@@ -166,7 +179,8 @@ class Pipeline:
                 "kind": facts.kind or attrs.resource,
                 "causes": causes or [{"reason": "FieldValueInvalid", "message": message}],
             }) from None
-        exchange.body_log = self.body_check.log_copy(attrs, content_type, body)
+        if self.audit.keeps_bodies:  # no masked copy when nothing keeps it
+            exchange.body_log = self.body_check.log_copy(attrs, content_type, body)
 
     async def _prime(self, attrs: RequestAttributes) -> None:
         """Teach the masker the pod's Secrets before its logs or exec output are relayed.
@@ -257,6 +271,8 @@ class Pipeline:
                       out_headers: hdr.Headers, masker: StreamMasker | None) -> None:
         """Send the head at once (a quiet watch must still start), then chunks as they come."""
         await down.start(response.status, out_headers)
+        if masker is not None:  # a watch or a log follow: may run for hours
+            self.audit.stream_opened(exchange)
         try:
             async for chunk in response.chunks():
                 if masker is not None:
@@ -299,11 +315,15 @@ class Pipeline:
             await down.respond(stream.status, hdr.response_headers(stream.headers), stream.body)
             return
         exchange.upgraded = True
+        recorder = self.audit.recorder(exchange) if frames is not None and is_websocket else None
+        self.audit.stream_opened(exchange)
         try:
-            exchange.bytes_out = await down.relay(stream, frames)
+            exchange.bytes_out = await down.relay(stream, frames, recorder)
         finally:
             if frames is not None:
                 exchange.masked += frames.masked
+            if recorder is not None:
+                recorder.close()
 
 
 def _may_have_body(down: Downstream) -> bool:

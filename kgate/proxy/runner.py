@@ -24,7 +24,7 @@ from kgate.proxy.masking import MaskingSettings
 from kgate.proxy.pipeline import Pipeline
 from kgate.proxy.server import ProxyServer
 from kgate.proxy.session import Session
-from kgate.proxy.stages.audit import AuditSink, MemoryAudit
+from kgate.proxy.stages.audit import AuditSink, NoAudit, open_session_log
 from kgate.proxy.stages.masking import EngineMasker, RequestBodyCheck, ResponseMasker
 from kgate.proxy.stages.scope import GrantScope, Ungranted
 from kgate.proxy.upstream import UpstreamClient
@@ -47,7 +47,12 @@ class ProxyOptions:
     # Replacements for the masking engine (tests of the seam only); None = the engine.
     masker: ResponseMasker | None = None
     body_check: RequestBodyCheck | None = None
+    #: None: the session log under ``$KGATE_HOME/sessions`` (``session_log``), else NoAudit.
     audit: AuditSink | None = None
+    session_log: bool = True
+    agent_command: list[str] | None = None
+    #: Where the session log reports that it cannot write (default: stderr).
+    log_notify: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -74,7 +79,10 @@ class RunningProxy:
 
     async def stop(self) -> None:
         await self.server.stop()
-        await self.upstream.close()
+        try:
+            await self.pipeline.audit.close()  # every exchange has ended: seal the log
+        finally:
+            await self.upstream.close()
 
 
 async def start_proxy(options: ProxyOptions) -> RunningProxy:
@@ -94,11 +102,20 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
         session=session, upstream=upstream,
         masker=options.masker or engine, body_check=options.body_check or engine,
         scope=options.scope or Ungranted(options.grant_id),
-        audit=options.audit if options.audit is not None else MemoryAudit())
+        audit=_audit(options, home, session))
     server = ProxyServer(pipeline, ssl_context)
     url = await server.start(port=options.port, sock=options.sock)
     return RunningProxy(url=url, ca_pem=identity.ca_pem, session=session, pipeline=pipeline,
                         server=server, upstream=upstream)
+
+
+def _audit(options: ProxyOptions, home: Path, session: Session) -> AuditSink:
+    if options.audit is not None:
+        return options.audit
+    if not options.session_log:
+        return NoAudit()
+    return open_session_log(home, session.id, grant=options.grant_id,
+                            agent_command=options.agent_command, notify=options.log_notify)
 
 
 class ProxyThread:
