@@ -80,12 +80,12 @@ def verify_log(path: Path, public: Ed25519PublicKey, seal: Seal | None = None) -
             return bad(0, "the log has no whole record (empty or torn start record)")
         try:
             start = chain.decode(first)
-            verdict.session_id = str(start["session"])
-        except (ValueError, KeyError, TypeError):
-            return bad(0, "the first record is not a readable session start record")
-        if start.get("kind") != "start":
+        except ValueError:
+            return bad(0, "the first record is not readable JSON")
+        if start.get("kind") != "start" or not isinstance(start.get("session"), str):
             return bad(0, "the first record is not a session start record (records were "
                           "removed from the beginning)")
+        verdict.session_id = start["session"]
         f.seek(0)
         expected = chain.genesis(verdict.session_id).encode()
         hash_end, seq_at, kind_key = chain.HASH_END, chain.SEQ_AT, b'"kind":"'

@@ -328,10 +328,11 @@ class SessionLog:
         return True
 
     def _fail(self, err: OSError) -> None:
-        reason = f"{err.strerror or type(err).__name__}: {self.path}"
+        # The reason reaches the agent in the 503: the OS error only, not where the log is.
+        reason = err.strerror or type(err).__name__
         if self.failure is None:
-            self._notify(f"kgate: the session log cannot be written ({reason}); refusing calls "
-                         "until it can")
+            self._notify(f"kgate: the session log cannot be written ({reason}: {self.path}); "
+                         "refusing calls until it can")
         self.failure = reason
         self._next_retry = time.monotonic() + self.settings.retry_interval
         if self._file is not None:
