@@ -178,6 +178,7 @@ class SessionLog:
     # ------------------------------------------------------------ the writer thread
 
     def _run(self) -> None:
+        self._open()  # the start record goes out at once; a failure shows before any call
         while True:
             try:
                 first = self._queue.get(timeout=self._wait())
