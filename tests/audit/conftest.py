@@ -14,8 +14,13 @@ from typer.testing import CliRunner, Result
 
 from kgate.cli import app
 from kgate.proxy.runner import ProxyThread, RunningProxy
-from kgate.sandbox.runner import ADMIN_TOKEN, ADMIN_USER, RunningSandbox, SandboxOptions, \
-    sandbox_in_thread
+from kgate.sandbox.runner import (
+    ADMIN_TOKEN,
+    ADMIN_USER,
+    RunningSandbox,
+    SandboxOptions,
+    sandbox_in_thread,
+)
 from tests.fixtures.proxy import BROKER_USER, start_logged_proxy_thread
 
 SessionsCli = Callable[..., Result]
