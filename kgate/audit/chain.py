@@ -29,6 +29,8 @@ _KIND = re.compile(r"[a-z][a-z0-9-]{0,39}")
 #: Kinds the writer alone may write: ``record_event`` callers cannot forge them.
 RESERVED_KINDS = frozenset({"start", "request", "checkpoint", "end", "log-gap"})
 CHAIN_FIELDS = frozenset({"prev", "seq", "kind"})
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+_KINDS: dict[str, bytes] = {}
 
 
 def genesis(session_id: str) -> str:
@@ -48,21 +50,22 @@ def hasher() -> Any:
 def line_hash(line: bytes) -> str:
     """sha256 hex of one line as written (a trailing newline is not part of the hash)."""
     h = _SHA256.copy()
-    h.update(line[:-1] if line.endswith(b"\n") else line)
+    h.update(line[:-1] if line[-1:] == b"\n" else line)
     return h.hexdigest()
 
 
 def encode(prev: str, seq: int, kind: str, fields: Mapping[str, Any]) -> bytes:
     """The canonical line (without its newline) for one record."""
-    if not _KIND.fullmatch(kind):
-        raise ValueError(f"bad record kind {kind!r}")
-    if CHAIN_FIELDS.intersection(fields):
+    kind_bytes = _KINDS.get(kind)
+    if kind_bytes is None:
+        if not _KIND.fullmatch(kind):
+            raise ValueError(f"bad record kind {kind!r}")
+        kind_bytes = _KINDS[kind] = b'%s%s"' % (KIND_KEY, kind.encode())
+    if "prev" in fields or "seq" in fields or "kind" in fields:
         raise ValueError("prev, seq and kind are set by the chain")
-    head = b'%s%s","seq":%d%s%s"' % (PREFIX, prev.encode(), seq, KIND_KEY, kind.encode())
-    rest = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-    if len(rest) <= 2:
-        return head + b"}"
-    return head + b"," + rest[1:]
+    rest = orjson.dumps(fields, option=_SORTED)
+    return b"".join((PREFIX, prev.encode(), b'","seq":', str(seq).encode(), kind_bytes,
+                     b"}" if len(rest) <= 2 else b"," + rest[1:]))
 
 
 def decode(line: bytes) -> dict[str, Any]:

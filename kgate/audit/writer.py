@@ -7,6 +7,8 @@ writer thread encodes each record into the hash chain (``chain``), appends whole
 * *accepted* (what ``submit(..., ack=True)`` waits for) means the line is in the file, i.e. in the
   OS page cache: it survives kgate being killed. The pipeline awaits this for every refused and
   held call before the agent gets its answer.
+* records nobody waits on may sit in the queue for ``coalesce`` (5 ms) so they are written in
+  batches; a SIGKILL loses those (the exchanges they describe had already ended).
 * the file is fsynced at most ``fsync_interval`` (0.2 s) after a write, so a power failure or OS
   crash loses at most the records of the last 0.2 s.
 * a signed checkpoint follows every ``checkpoint_every`` records, and ``checkpoint_interval``
@@ -51,6 +53,7 @@ class LogSettings:
     checkpoint_interval: float = 1.0
     retry_interval: float = 1.0
     batch: int = 4096
+    coalesce: float = 0.005  # how long a batch of unacknowledged records may wait for more
 
 
 @dataclass(frozen=True)
@@ -185,15 +188,23 @@ class SessionLog:
             except queue.Empty:
                 first = None
             items = [] if first is None else [first]
-            while len(items) < self.settings.batch:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            self._drain(items)
+            if items and len(items) < self.settings.batch and not any(map(_urgent, items)):
+                # Nobody waits on these: let a few more arrive, so the thread wakes (and takes
+                # the GIL from the event loop) once per batch rather than once per record.
+                time.sleep(self.settings.coalesce)
+                self._drain(items)
             stop = self._process(items)
             self._housekeeping(final=stop is not None)
             if stop is not None:
                 break
+
+    def _drain(self, items: list[Any]) -> None:
+        while len(items) < self.settings.batch:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return
 
     def _wait(self) -> float | None:
         """How long the writer may sleep before an fsync, checkpoint or retry is due."""
@@ -392,6 +403,11 @@ class SessionLog:
                 rec.sha256, rec.size = cast.close(), cast.size
         except OSError as err:
             self._fail(err)
+
+
+def _urgent(item: Any) -> bool:
+    """The end, an acknowledged record, or a recording frame: written without delay."""
+    return isinstance(item, _Stop) or item[0].startswith("rec-") or item[2] is not None
 
 
 def _to_stderr(message: str) -> None:
