@@ -51,6 +51,7 @@ class ProxyOptions:
     audit: AuditSink | None = None
     session_log: bool = True
     agent_command: list[str] | None = None
+    policy_hash: str | None = None  # recorded in the session's start record
     #: Where the session log reports that it cannot write (default: stderr).
     log_notify: Callable[[str], None] | None = None
 
@@ -115,6 +116,7 @@ def _audit(options: ProxyOptions, home: Path, session: Session) -> AuditSink:
     if not options.session_log:
         return NoAudit()
     return open_session_log(home, session.id, grant=options.grant_id,
+                            policy_hash=options.policy_hash,
                             agent_command=options.agent_command, notify=options.log_notify)
 
 

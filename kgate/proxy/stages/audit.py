@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import sqlite3
+import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -211,7 +213,11 @@ class SessionLogAudit:
         from kgate.audit.index import SessionIndex
 
         self.log.close()
-        SessionIndex.note_sealed(self.log.dir.parent, self.log)
+        try:
+            SessionIndex.note_sealed(self.log.dir.parent, self.log)
+        except sqlite3.Error as err:
+            _warn(f"kgate: could not record the seal of session {self.log.info.session_id} in "
+                  f"the index ({err}); truncation of this log can then go unnoticed")
 
 
 def request_fields(ex: Exchange, body_cap: int = BODY_CAP) -> dict[str, Any]:
@@ -290,8 +296,16 @@ def open_session_log(home: Path, session_id: str, *, grant: str | None = None,
                        kgate_version=__version__)
     log = SessionLog(home / "sessions", info, keys or FileKeyStore(home), settings, notify, **kw)
     log.start()
-    SessionIndex.note_started(home, log)
+    try:
+        SessionIndex.note_started(home, log)
+    except sqlite3.Error as err:  # the JSONL is the truth; the index can be rebuilt
+        (notify or _warn)(f"kgate: could not index session {session_id} ({err}); "
+                          "'kgate sessions reindex' rebuilds the index from the log")
     return SessionLogAudit(log)
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 __all__ = ["AuditSink", "LogUnavailable", "MemoryAudit", "NoAudit", "SessionLogAudit",
