@@ -239,3 +239,24 @@ def test_a_recorded_exec_replays_masked_and_is_pinned_by_the_log(
     tampered = cli("verify", logged.session_id)
     assert tampered.exit_code == 1 and "recording" in tampered.output
     _assert_no_secret_under(logged.home)
+
+
+@pytest.mark.timeout(120)
+def test_show_follow_tails_a_live_session_until_it_ends(
+        logged: Logged, kubectl: KubectlRunner,
+        sessions_cli: Callable[[Path], SessionsCli]) -> None:
+    import threading
+    result: list[Any] = []
+    follower = threading.Thread(
+        target=lambda: result.append(sessions_cli(logged.home)("show", logged.session_id,
+                                                               "--follow")))
+    follower.start()
+    try:
+        kubectl("--as=eve", "get", "pods", "-n", "dev", kubeconfig=logged.kubeconfig,
+                check=False)
+    finally:
+        logged.stop()  # the end record ends the follow
+        follower.join(30)
+    assert not follower.is_alive() and result and result[0].exit_code == 0
+    out = result[0].output
+    assert "no-impersonation" in out and "sealed:" in out
