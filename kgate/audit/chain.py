@@ -6,7 +6,7 @@ Canonical encoding of a record (one line, ``\\n``-terminated)::
 
 The three chain fields come first, in this order, so a verifier can check a line by slicing
 fixed offsets instead of parsing JSON; the rest is ``orjson.dumps(..., OPT_SORT_KEYS)``, which is
-deterministic. ``prev`` is the sha256 of the previous line's bytes (without its newline); the first
+deterministic. ``prev`` is the sha256 of the previous line's bytes (with its newline); the first
 line's ``prev`` is the *genesis* hash of the session id, so a log cannot be re-headed onto another
 session. Any edited, deleted, inserted or reordered line breaks the ``prev`` of the line after it;
 signed checkpoint and end records (``signing``) pin the head, so a rewritten tail is caught too.
@@ -38,19 +38,17 @@ def genesis(session_id: str) -> str:
     return hashlib.sha256(b"kgate-session-log/v1 " + session_id.encode()).hexdigest()
 
 
+# Copying a prepared sha256 object skips OpenSSL's per-call algorithm lookup, which costs more
+# than hashing a few hundred bytes (2–3× faster per line).
 _SHA256 = hashlib.sha256()
 
 
-def hasher() -> Any:
-    """A fresh sha256 object: copying a prepared one skips OpenSSL's per-call algorithm lookup,
-    which costs more than hashing a few hundred bytes (2–3× faster per line)."""
-    return _SHA256.copy()
-
-
 def line_hash(line: bytes) -> str:
-    """sha256 hex of one line as written (a trailing newline is not part of the hash)."""
+    """sha256 hex of one line as written, newline included (added if ``line`` lacks it)."""
     h = _SHA256.copy()
-    h.update(line[:-1] if line[-1:] == b"\n" else line)
+    h.update(line)
+    if line[-1:] != b"\n":
+        h.update(b"\n")
     return h.hexdigest()
 
 

@@ -13,6 +13,7 @@ signature covers, and whether a torn last line was ignored), *tampered*.
 from __future__ import annotations
 
 import hashlib
+from binascii import hexlify
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from kgate.audit.index import Seal
 from kgate.audit.recording import file_sha256
 from kgate.audit.signing import verify_signature
 
-_SLOW = frozenset((b"c", b"e", b"s"))  # first letters: checkpoint, end, start, stream-close
+_SLOW = frozenset(b"ces")  # first letters of checkpoint, end, start, stream-close
 
 
 @dataclass
@@ -73,7 +74,7 @@ def verify_log(path: Path, public: Ed25519PublicKey, seal: Seal | None = None) -
         verdict.notes = tuple(notes)
         return verdict
 
-    base = hashlib.sha256()  # copied per line: see chain.hasher
+    base = hashlib.sha256()  # copied per line: see chain._SHA256
     with open(path, "rb") as f:
         first = f.readline()
         if not first.endswith(b"\n"):
@@ -88,7 +89,10 @@ def verify_log(path: Path, public: Ed25519PublicKey, seal: Seal | None = None) -
         verdict.session_id = start["session"]
         f.seek(0)
         expected = chain.genesis(verdict.session_id).encode()
-        hash_end, seq_at, kind_key = chain.HASH_END, chain.SEQ_AT, b'"kind":"'
+        # Where the top-level kind's first letter sits: after the prev hash and the seq
+        # digits, so it moves one byte at every power of ten.
+        at, next_width = chain.SEQ_AT + 1 + len(chain.KIND_KEY), 10
+        slow = _SLOW
         seq, ended = 0, False
         for line in f:
             if line[-1] != 10:
@@ -97,24 +101,23 @@ def verify_log(path: Path, public: Ed25519PublicKey, seal: Seal | None = None) -
             if ended:
                 return bad(seq, "a record follows the session's end record (appended after "
                                 "the log was sealed)")
-            if line[9:hash_end] != expected:
+            if not line.startswith(expected, 9):
                 if seq == 0:
                     return bad(0, "its prev is not the genesis hash of the session id")
                 return bad(seq, f"its prev hash does not match record {seq - 1}: record "
                                 f"{seq - 1} was edited, or records were deleted, inserted or "
                                 "reordered here")
-            body = line[:-1]
-            # Only checkpoint, end, start and stream-close lines need more than the chain;
-            # the first letter of the top-level kind tells them apart.
-            k = body.find(kind_key, seq_at, seq_at + 24) + 8
-            if body[k:k + 1] in _SLOW:
-                problem = _check_line(body, seq, k, verdict, public, path, notes)
+            if seq == next_width:
+                at, next_width = at + 1, next_width * 10
+            # Only checkpoint, end, start and stream-close lines need more than the chain.
+            if line[at] in slow:
+                problem = _check_line(line[:-1], seq, at, verdict, public, path, notes)
                 if problem is not None:
                     return bad(seq, problem)
-                ended = body.startswith(b'end"', k)
+                ended = line.startswith(b'end"', at)
             h = base.copy()
-            h.update(body)
-            expected = h.hexdigest().encode()
+            h.update(line)
+            expected = hexlify(h.digest())
             seq += 1
     verdict.records = seq
     verdict.head = expected.decode()
