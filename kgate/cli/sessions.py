@@ -143,6 +143,15 @@ def list_command(
     console.print(table)
 
 
+def _text(value: Any) -> str:
+    """A value for the terminal: control characters (an agent's ANSI escapes in its
+    Kubectl-Command header) shown as ``?``, rich markup escaped."""
+    text = str(value)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else "?" for c in text)
+    return escape(text)
+
+
 def _row(r: dict[str, Any]) -> list[str]:
     kind = r.get("kind")
     when = _time(r.get("t"))[11:19]
@@ -153,7 +162,7 @@ def _row(r: dict[str, Any]) -> list[str]:
                   "stream-open": f"{r.get('verb', '')} {r.get('path', '')}"}.get(
                       str(kind), ", ".join(f"{k}={v}" for k, v in r.items()
                                            if k not in ("prev", "seq", "kind", "t", "sig")))
-        return [when, f"[dim]{escape(str(kind))}[/dim]", "", "", "", escape(str(detail)),
+        return [when, f"[dim]{_text(kind)}[/dim]", "", "", "", _text(detail),
                 "", "", ""]
     resource = r.get("resource") or r.get("path", "")
     if r.get("group"):
@@ -165,8 +174,8 @@ def _row(r: dict[str, Any]) -> list[str]:
     if r.get("rule"):
         decision += f" ({r['rule']})"
     colour = {"allow": "green", "deny": "red"}.get(str(r.get("decision")), "yellow")
-    return [when, escape(str(r.get("command") or "")), escape(str(r.get("verb", ""))),
-            escape(str(resource)), escape(target), f"[{colour}]{escape(decision)}[/{colour}]",
+    return [when, _text(r.get("command") or ""), _text(r.get("verb", "")),
+            _text(resource), _text(target), f"[{colour}]{_text(decision)}[/{colour}]",
             str(r.get("status", "")), f"{r.get('ms', 0):.1f}", str(r.get("masked", 0) or "")]
 
 

@@ -242,3 +242,18 @@ def test_a_body_naming_kind_checkpoint_cannot_confuse_the_verifier(tmp_path: Pat
     assert public is not None
     verdict = verify_log(log.path, public)
     assert verdict.sealed and not verdict.tampered, verdict.summary()
+
+
+def test_show_does_not_pass_an_agents_terminal_escapes_to_the_human(
+        tmp_path: Path, sessions_cli: Callable[[Path], SessionsCli]) -> None:
+    home = tmp_path / "home"
+    log = SessionLog(home / "sessions", SessionInfo(SID, "local:alice"), FileKeyStore(home))
+    log.start()
+    SessionIndex.note_started(home, log)
+    log.submit("request", {"t": time.time(), "command": "kubectl get\x1b]0;pwned\x07[red]x",
+                           "verb": "get", "decision": "allow", "status": 200, "ms": 1.0})
+    log.close()
+    shown = sessions_cli(home)("show", SID)
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b" not in shown.output and "\x07" not in shown.output
+    assert "kubectl get?]0;pwned?[red]x" in shown.output
