@@ -90,3 +90,23 @@ def test_a_refusal_waits_for_the_log_before_the_agent_is_answered(
     assert refused.status == 403 and refused.impersonate_user == "x"
     # Recorded (1.5 s later) before kubectl had its answer, not after.
     assert len(audit.acked) == 1 and audit.acked[0] < answered
+
+
+def test_other_components_record_events_but_cannot_forge_the_logs_own_records(
+        tmp_path: Path) -> None:
+    from kgate.audit.export import records
+    from kgate.proxy.stages.audit import open_session_log
+
+    async def run() -> None:
+        sink = open_session_log(tmp_path / "home", "s-events0000", grant="g-7")
+        await sink.record_event("grant-revoked", grant="g-7", by="local:alice")
+        for reserved in ("start", "request", "checkpoint", "end", "log-gap"):
+            with pytest.raises(ValueError):
+                await sink.record_event(reserved)
+        await sink.close()
+
+    asyncio.run(run())
+    log = tmp_path / "home" / "sessions" / "s-events0000.jsonl"
+    kinds = {r["kind"]: r for r in records(log)}
+    assert kinds["start"]["grant"] == "g-7" and "end" in kinds
+    assert kinds["grant-revoked"]["by"] == "local:alice"
