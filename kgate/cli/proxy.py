@@ -113,7 +113,8 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
     home = kgate_home()
     try:
         proxy = await start_proxy(ProxyOptions(upstream=settings, home=home, port=port,
-                                               grant_id=grant, policy=policy))
+                                               grant_id=grant, policy=policy,
+                                               log_notify=_tell_user))
     except OSError as err:
         raise UnavailableError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}") from err
     run_dir: Path | None = None
@@ -136,6 +137,8 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
                                   soft_wrap=True)
             console_err.print(f"agent kubeconfig: [cyan]{escape(str(out))}[/cyan]",
                               soft_wrap=True)
+            console_err.print(f"session log: {escape(str(home / 'sessions' / proxy.session.id))}"
+                              ".jsonl", soft_wrap=True)
             console_err.print(f"  export KUBECONFIG={escape(str(out))}", soft_wrap=True)
             console_err.print("[dim]Ctrl-C or SIGTERM stops the proxy and removes the "
                               "kubeconfig.[/dim]")
@@ -147,7 +150,8 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
         if run_dir is not None:
             shutil.rmtree(run_dir, ignore_errors=True)
         await proxy.stop()
-    console_err.print(f"kgate proxy stopped; session {proxy.session.id} ended")
+    console_err.print(f"kgate proxy stopped; session {proxy.session.id} ended "
+                      f"(verify with: kgate sessions verify {proxy.session.id})")
     return code
 
 
@@ -162,6 +166,11 @@ def _say_grant_over(proxy: RunningProxy) -> None:
     console_err.print(f"[bold red]{escape(ended_message(grant, grant.state))}[/bold red]; "
                       "open streams were cut and every call is refused (Ctrl-C stops the "
                       "proxy)", soft_wrap=True)
+
+
+def _tell_user(message: str) -> None:
+    """The session log's own alarms (it cannot write; it can again): one line on stderr."""
+    console_err.print(f"[bold red]{escape(message)}[/bold red]", soft_wrap=True)
 
 
 def _write_atomically(proxy: RunningProxy, out: Path) -> None:

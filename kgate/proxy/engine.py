@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kgate.proxy.headers import Headers
 from kgate.proxy.stages.masking import FrameMasker
+
+if TYPE_CHECKING:
+    from kgate.proxy.stages.audit import StreamRecorder
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class Downstream(Protocol):
         """Drop the connection (a stream failed after its head was sent)."""
         ...
 
-    async def relay(self, upstream: UpgradedStream, frames: FrameMasker | None) -> int:
-        """Relay an upgraded connection until either side closes; return bytes sent down."""
+    async def relay(self, upstream: UpgradedStream, frames: FrameMasker | None,
+                    recorder: StreamRecorder | None = None) -> int:
+        """Relay an upgraded connection until either side closes; return bytes sent down.
+        ``recorder`` (exec/attach over WebSocket) gets the frames as the agent saw them."""
         ...

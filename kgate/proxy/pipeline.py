@@ -47,7 +47,7 @@ from kgate.proxy.errors import (
 from kgate.proxy.facts import gather_facts
 from kgate.proxy.review import settle_review
 from kgate.proxy.session import Exchange, Session
-from kgate.proxy.stages.audit import AuditSink, NoAudit
+from kgate.proxy.stages.audit import LOG_RULE, AuditSink, LogUnavailable, NoAudit, log_refusal
 from kgate.proxy.stages.body import inspect_body
 from kgate.proxy.stages.masking import (
     Primed,
@@ -86,8 +86,12 @@ class Pipeline:
         exchange = Exchange(session_id=self.session.id, method=down.method,
                             raw_path=down.raw_path,
                             kubectl_command=hdr.get(down.headers, "kubectl-command"),
-                            kubectl_session=hdr.get(down.headers, "kubectl-session"))
+                            kubectl_session=hdr.get(down.headers, "kubectl-session"),
+                            impersonate_user=hdr.get(down.headers, "impersonate-user"))
+        recorded = False
         try:
+            if (broken := self.audit.unavailable()) is not None:
+                raise log_refusal(broken)  # fail closed: no call goes unrecorded
             await self._run(down, exchange)
         except Refusal as refusal:
             if exchange.decision != "review":  # a held call keeps "review" (and its hold id)
@@ -95,14 +99,23 @@ class Pipeline:
             exchange.rule = exchange.rule or refusal.rule
             exchange.message = refusal.message
             exchange.status = refusal.code
+            if refusal.rule != LOG_RULE:
+                # A refusal is in the log before the agent hears of it.
+                exchange.ended = time.time()
+                recorded = True
+                try:
+                    await self.audit.record_now(exchange)
+                except LogUnavailable as err:
+                    refusal = log_refusal(str(err))
             await down.respond(refusal.code, _STATUS_HEADERS, refusal.body())
         except ConnectionError:
             exchange.message = "the client went away"
         except Exception as err:  # a bug must still fail closed, and politely
             await self._internal_error(down, exchange, err)
         finally:
-            exchange.ended = time.time()
-            self.audit.record(exchange)
+            if not recorded:
+                exchange.ended = time.time()
+                self.audit.record(exchange)
 
     async def _internal_error(self, down: Downstream, exchange: Exchange,
                               err: Exception) -> None:
@@ -190,7 +203,9 @@ class Pipeline:
         exchange.bytes_in = len(body)
         exchange.body = inspect_body(content_type, hdr.get(down.headers, "content-encoding"),
                                      body)
-        exchange.body_log = self.body_check.log_copy(attrs, content_type, body, exchange.body)
+        if self.audit.keeps_bodies:  # no masked copy when nothing keeps it
+            exchange.body_log = self.body_check.log_copy(attrs, content_type, body,
+                                                         exchange.body)
 
     async def _prime(self, attrs: RequestAttributes) -> Primed:
         """Teach the masker the pod's Secrets before its logs or exec output are relayed.
@@ -287,6 +302,8 @@ class Pipeline:
                       out_headers: hdr.Headers, masker: StreamMasker | None) -> None:
         """Send the head at once (a quiet watch must still start), then chunks as they come."""
         await down.start(response.status, out_headers)
+        if masker is not None:  # a watch or a log follow: may run for hours
+            self.audit.stream_opened(exchange)
         try:
             async for chunk in response.chunks():
                 if masker is not None:
@@ -326,12 +343,18 @@ class Pipeline:
             await self._refused_upgrade(down, exchange, attrs, stream)
             return
         exchange.upgraded = True
+        # Recordings are of WebSocket channel frames; a SPDY relay is not recorded (yet).
+        is_websocket = (hdr.get(down.headers, "upgrade") or "").lower() == "websocket"
+        recorder = self.audit.recorder(exchange) if frames is not None and is_websocket else None
+        self.audit.stream_opened(exchange)
         try:
-            exchange.bytes_out = await down.relay(stream, frames)
+            exchange.bytes_out = await down.relay(stream, frames, recorder)
         finally:
             stream.close()  # also when the exchange is cut (grant over): end upstream's session
             if frames is not None:
                 exchange.masked += frames.masked
+            if recorder is not None:
+                recorder.close()
 
     async def _refused_upgrade(self, down: Downstream, exchange: Exchange,
                                attrs: RequestAttributes, stream: UpgradedStream) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from kgate.proxy.engine import UpgradedStream
+from kgate.proxy.stages.audit import StreamRecorder
 from kgate.proxy.stages.masking import FrameMasker
 
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -147,8 +148,12 @@ async def _send_down(ws: web.WebSocketResponse, opcode: int, payload: bytes) -> 
 
 
 async def relay_websocket(request: web.BaseRequest, upstream: UpgradedStream,
-                          frames: FrameMasker | None) -> tuple[web.StreamResponse, int]:
-    """Accept the agent's WebSocket with upstream's chosen protocol and relay messages."""
+                          frames: FrameMasker | None, recorder: StreamRecorder | None = None
+                          ) -> tuple[web.StreamResponse, int]:
+    """Accept the agent's WebSocket with upstream's chosen protocol and relay messages.
+
+    ``recorder`` sees the agent's stdin/resize frames and the output frames *after* masking.
+    """
     protocol = next((v for k, v in upstream.headers if k.lower() == "sec-websocket-protocol"), "")
     ws = web.WebSocketResponse(protocols=(protocol,) if protocol else (), autoping=True,
                                max_msg_size=MAX_MESSAGE, autoclose=False)
@@ -156,11 +161,17 @@ async def relay_websocket(request: web.BaseRequest, upstream: UpgradedStream,
     codec = ChannelCodec(protocol)
     sent = 0
 
+    def record_input(opcode: int, data: bytes) -> None:
+        if recorder is not None and (parts := codec.split(Message(opcode, data))) is not None:
+            recorder.input(*parts)
+
     async def agent_to_upstream() -> None:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
+                record_input(OP_BINARY, msg.data)
                 await upstream.write(encode_frame(OP_BINARY, msg.data))
             elif msg.type == WSMsgType.TEXT:
+                record_input(OP_TEXT, msg.data.encode())
                 await upstream.write(encode_frame(OP_TEXT, msg.data.encode()))
             elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 break
@@ -174,6 +185,8 @@ async def relay_websocket(request: web.BaseRequest, upstream: UpgradedStream,
 
     async def emit_frames(pairs: list[tuple[int, bytes]]) -> None:
         for channel, payload in pairs:
+            if recorder is not None:
+                recorder.output(channel, payload)  # after masking: what the agent sees
             await emit(*codec.join(channel, payload))
 
     async def upstream_to_agent() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import shutil
 import socket
 import threading
@@ -20,6 +21,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+import orjson
 
 from kgate.config import kgate_home
 from kgate.errors import ExitCode, KgateError
@@ -36,7 +39,7 @@ from kgate.proxy.masking import MaskingSettings
 from kgate.proxy.pipeline import Pipeline
 from kgate.proxy.server import ProxyServer
 from kgate.proxy.session import Session
-from kgate.proxy.stages.audit import AuditSink, MemoryAudit
+from kgate.proxy.stages.audit import AuditSink, NoAudit, open_session_log
 from kgate.proxy.stages.masking import EngineMasker, RequestBodyCheck, ResponseMasker
 from kgate.proxy.stages.policy import PolicyStage
 from kgate.proxy.stages.scope import GrantScope, GrantScoped, Ungranted, ended_message
@@ -67,7 +70,13 @@ class ProxyOptions:
     # Replacements for the masking engine (tests of the seam only); None = the engine.
     masker: ResponseMasker | None = None
     body_check: RequestBodyCheck | None = None
+    #: None: the session log under ``$KGATE_HOME/sessions`` (``session_log``), else NoAudit.
     audit: AuditSink | None = None
+    session_log: bool = True
+    agent_command: list[str] | None = None
+    policy_hash: str | None = None  # recorded in the session's start record
+    #: Where the session log reports that it cannot write (default: stderr).
+    log_notify: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -107,9 +116,12 @@ class RunningProxy:
                 await result
         self._on_stop.clear()
         await self.server.stop()
-        await self.upstream.close()
-        if self.pipeline.holds is not None:
-            await self.pipeline.holds.close()
+        try:
+            await self.pipeline.audit.close()  # every exchange has ended: seal the log
+        finally:
+            await self.upstream.close()
+            if self.pipeline.holds is not None:
+                await self.pipeline.holds.close()
 
 
 class GrantNotUsable(KgateError):
@@ -156,8 +168,8 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
     pipeline = Pipeline(
         session=session, upstream=upstream,
         masker=options.masker or engine, body_check=options.body_check or engine,
-        scope=scope, policy=PolicyStage(policy),
-        audit=options.audit if options.audit is not None else MemoryAudit(), holds=holds)
+        scope=scope, policy=PolicyStage(policy), audit=_audit(options, home, session, policy),
+        holds=holds)
     watchdog = SessionWatchdog()
     server = ProxyServer(pipeline, ssl_context, watchdog)
     url = await server.start(port=options.port, sock=options.sock)
@@ -179,6 +191,23 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+def _audit(options: ProxyOptions, home: Path, session: Session, policy: Policy) -> AuditSink:
+    if options.audit is not None:
+        return options.audit
+    if not options.session_log:
+        return NoAudit()
+    return open_session_log(home, session.id, grant=options.grant_id,
+                            policy_hash=options.policy_hash or policy_digest(policy),
+                            agent_command=options.agent_command, notify=options.log_notify)
+
+
+def policy_digest(policy: Policy) -> str:
+    """What the session-start record names the policy in force by: its source and a sha256 of
+    its settings in canonical form (the same file gives the same digest)."""
+    canonical = orjson.dumps(dict(policy.raw), option=orjson.OPT_SORT_KEYS, default=str)
+    return f"{policy.source}@sha256:{hashlib.sha256(canonical).hexdigest()}"
 
 
 class ProxyThread:

@@ -20,6 +20,7 @@ from kgate.proxy.engine import UpgradedStream
 from kgate.proxy.errors import Refusal
 from kgate.proxy.pipeline import Pipeline
 from kgate.proxy.relay import relay_raw, relay_websocket
+from kgate.proxy.stages.audit import StreamRecorder
 from kgate.proxy.stages.masking import FrameMasker
 from kgate.proxy.watchdog import SessionWatchdog
 
@@ -122,9 +123,11 @@ class AiohttpDownstream:
         if self._request.transport is not None:
             self._request.transport.abort()
 
-    async def relay(self, upstream: UpgradedStream, frames: FrameMasker | None) -> int:
+    async def relay(self, upstream: UpgradedStream, frames: FrameMasker | None,
+                    recorder: StreamRecorder | None = None) -> int:
         if (hdr.get(self.headers, "upgrade") or "").lower() == "websocket":
-            self.response, sent = await relay_websocket(self._request, upstream, frames)
+            self.response, sent = await relay_websocket(self._request, upstream, frames,
+                                                        recorder)
         else:
             self.response, sent = await relay_raw(self._request, upstream, hdr.response_headers(
                 upstream.headers) + [("Connection", "Upgrade"),

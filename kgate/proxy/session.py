@@ -8,6 +8,7 @@ forwarded: upstream sees the broker's own credential instead.
 from __future__ import annotations
 
 import hmac
+import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import Any
 
 from kgate.proxy.attributes import RequestAttributes
 from kgate.proxy.stages.body import BodyFacts
+
+_exchange_ids = itertools.count(1)
 
 
 def new_session_id() -> str:
@@ -64,7 +67,12 @@ class Exchange:
     body_log: Any = None
     upgraded: bool = False
     ended: float | None = None
-    #: The hold a reviewed call waited on (or was replayed from), and who approved it.
+    #: For the session log: a number linking stream-open/close records to the request record,
+    #: the exec recording's file, the agent's Impersonate-User claim, the hold a reviewed call
+    #: waited on (or was replayed from), and who approved it.
+    id: int = field(default_factory=lambda: next(_exchange_ids))
+    recording: str | None = None
+    impersonate_user: str | None = None
     hold_id: str | None = None
     approved_by: str | None = None
 
