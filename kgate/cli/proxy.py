@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +23,14 @@ from kgate.errors import ExitCode
 if TYPE_CHECKING:
     from kgate.proxy.runner import RunningProxy
     from kgate.upstream_config import UpstreamSettings
+
+
+class UpstreamAuthKind(StrEnum):
+    """``--upstream-auth``: whose credential the proxy sends to the API server."""
+
+    KUBECONFIG = "kubeconfig"
+    OIDC = "oidc"
+
 
 _GRANT_HELP = ("Grant id (g-…) to run under. This version records the id with the session but "
                "does not enforce grant scope yet.")
@@ -41,6 +50,11 @@ def proxy_command(
         "--context", help="Context of your kubeconfig to forward to.")] = None,
     kubeconfig: Annotated[Path | None, typer.Option(
         "--kubeconfig", help="Your kubeconfig (default: $KUBECONFIG or ~/.kube/config).")] = None,
+    upstream_auth: Annotated[UpstreamAuthKind, typer.Option(
+        "--upstream-auth",
+        help="Credential sent to the API server: your kubeconfig's, or your OIDC ID token from "
+             "'kgate login' (for clusters that trust the issuer), refreshed before it "
+             "expires.")] = UpstreamAuthKind.KUBECONFIG,
 ) -> None:
     """Run the kgate proxy in the foreground until Ctrl-C or SIGTERM.
 
@@ -50,19 +64,19 @@ def proxy_command(
     from kgate.upstream_config import load_upstream
 
     settings = load_upstream(kubeconfig, context)  # ConfigError → one line, exit 3
-    code = asyncio.run(_serve(settings, grant, port, kubeconfig_out))
+    code = asyncio.run(_serve(settings, grant, port, kubeconfig_out, upstream_auth.value))
     raise typer.Exit(int(code))
 
 
 async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
-                 out: Path | None) -> ExitCode:
+                 out: Path | None, upstream_auth: str = "kubeconfig") -> ExitCode:
     from kgate.config import kgate_home, private_dir
     from kgate.errors import UnavailableError
     from kgate.proxy.runner import ProxyOptions, start_proxy
     home = kgate_home()
     try:
         proxy = await start_proxy(ProxyOptions(upstream=settings, home=home, port=port,
-                                               grant_id=grant))
+                                               grant_id=grant, upstream_auth=upstream_auth))
     except OSError as err:
         raise UnavailableError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}") from err
     run_dir: Path | None = None
@@ -83,7 +97,8 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
         _write_atomically(proxy, out)
         console_err.print(
             f"[bold]kgate proxy[/bold] {proxy.url} → {escape(settings.server)} "
-            f"(context {escape(settings.context)}), session {proxy.session.id}"
+            f"(context {escape(settings.context)}, {upstream_auth} credential), "
+            f"session {proxy.session.id}"
             + (f", grant {escape(grant)} (recorded, not enforced yet)" if grant else ""),
             soft_wrap=True)
         console_err.print(f"agent kubeconfig: [cyan]{escape(str(out))}[/cyan]", soft_wrap=True)

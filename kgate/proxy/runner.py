@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from kgate.config import kgate_home
 from kgate.kubeconfig import write_kubeconfig
 from kgate.pki import issue_server_identity
+from kgate.proxy.credentials import KubeconfigAuth, UpstreamAuth
 from kgate.proxy.masking import MaskingSettings
 from kgate.proxy.pipeline import Pipeline
 from kgate.proxy.server import ProxyServer
@@ -48,6 +49,8 @@ class ProxyOptions:
     masker: ResponseMasker | None = None
     body_check: RequestBodyCheck | None = None
     audit: AuditSink | None = None
+    # Whose credential goes upstream: the kubeconfig's, or the user's OIDC ID token.
+    upstream_auth: str = "kubeconfig"
 
 
 @dataclass
@@ -77,6 +80,23 @@ class RunningProxy:
         await self.upstream.close()
 
 
+UPSTREAM_AUTH_KINDS = ("kubeconfig", "oidc")
+
+
+def upstream_auth(kind: str, settings: UpstreamSettings, home: Path) -> UpstreamAuth:
+    """The credential object for ``--upstream-auth``; OIDC needs a prior ``kgate login``."""
+    if kind == "kubeconfig":
+        return KubeconfigAuth(settings)
+    if kind == "oidc":
+        from kgate.auth.current import CurrentLogin
+        from kgate.proxy.oidc_auth import OidcUpstreamAuth
+
+        login = CurrentLogin(home)
+        login.fresh()  # fail now (exit 4, "run kgate login"), not on the agent's first call
+        return OidcUpstreamAuth(settings, login)
+    raise ValueError(f"unknown upstream auth {kind!r}; expected one of {UPSTREAM_AUTH_KINDS}")
+
+
 async def start_proxy(options: ProxyOptions) -> RunningProxy:
     """Build the pipeline and start serving; returns once the socket accepts connections."""
     home = options.home or kgate_home()
@@ -88,7 +108,8 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
         ssl_context = identity.server_context(run_dir)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)  # the key now lives only in memory
-    upstream = UpstreamClient(options.upstream)
+    auth = await asyncio.to_thread(upstream_auth, options.upstream_auth, options.upstream, home)
+    upstream = UpstreamClient(options.upstream, auth=auth)
     engine = EngineMasker(options.masking)  # one key per session: equal values, equal masks
     pipeline = Pipeline(
         session=session, upstream=upstream,
