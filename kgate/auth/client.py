@@ -18,7 +18,14 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
 from kgate.auth.idtoken import DEFAULT_LEEWAY, validate_id_token
-from kgate.auth.provider import HTTP_TIMEOUT, Jwks, Metadata, discover, http_session
+from kgate.auth.provider import (
+    HTTP_TIMEOUT,
+    Jwks,
+    Metadata,
+    configure_session,
+    discover,
+    http_session,
+)
 from kgate.auth.settings import OidcSettings
 from kgate.auth.store import StoredTokens
 from kgate.errors import AuthError, ConfigError, UnavailableError
@@ -79,8 +86,7 @@ class OidcClient:
             revocation_endpoint_auth_method=("client_secret_basic" if self.client_secret
                                              else "none"),
             redirect_uri=redirect_uri, code_challenge_method="S256")
-        session.verify = self._http.verify
-        session.trust_env = self._http.trust_env
+        configure_session(session, self.settings)
         return session
 
     # -- authorization code + PKCE ------------------------------------------------------------

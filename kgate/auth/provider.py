@@ -36,11 +36,22 @@ class Metadata:
     revocation_endpoint: str | None = None
 
 
-def http_session(settings: OidcSettings) -> requests.Session:
-    """A requests session that trusts ``ca_file`` if given (else the system CAs)."""
-    session = requests.Session()
+def configure_session(session: requests.Session, settings: OidcSettings) -> None:
+    """Trust ``ca_file`` if given, else the system CAs (and ``REQUESTS_CA_BUNDLE``).
+
+    requests lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` override a session's ``verify``, so
+    with an explicit CA file the environment is not consulted; proxies from the environment
+    (which honour ``NO_PROXY``) are still applied.
+    """
     if settings.ca_file is not None:
+        session.proxies.update(requests.utils.get_environ_proxies(settings.issuer))
+        session.trust_env = False
         session.verify = str(settings.ca_file)
+
+
+def http_session(settings: OidcSettings) -> requests.Session:
+    session = requests.Session()
+    configure_session(session, settings)
     return session
 
 
