@@ -12,17 +12,22 @@ import os
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
+from keyring.compat import properties
 from keyring.errors import PasswordDeleteError
 
 
 class FileKeyring(KeyringBackend):
     """Secrets in one JSON file (tests only: the real keyring encrypts them)."""
 
-    priority = 1  # type: ignore[assignment]
+    @properties.classproperty
+    def priority(cls) -> float:  # noqa: N805 - keyring's classproperty
+        # keyring instantiates every backend class it knows when it auto-detects one: never let
+        # this test backend be picked by accident (only when named, or set explicitly).
+        raise RuntimeError("tests.auth.keyring_backend.FileKeyring is only used when named")
 
     def __init__(self, path: Path | None = None) -> None:
         super().__init__()
-        self.path = Path(path or os.environ["KGATE_TEST_KEYRING"])
+        self.path = Path(path or os.environ.get("KGATE_TEST_KEYRING", "/nonexistent/keyring"))
 
     def _all(self) -> dict[str, str]:
         try:
