@@ -127,3 +127,28 @@ def read_until(proc: subprocess.Popen[str], predicate: Callable[[str], bool],
         seen.append(line)
         if predicate(line.strip()):
             return line.strip()
+
+
+def login_args(provider: OIDCProvider, *extra: str) -> list[str]:
+    return ["login", "--issuer", provider.issuer, "--client-id", provider.client_id,
+            "--ca-file", str(provider.ca_file), *extra]
+
+
+def cli_browser_login(cli: Cli, provider: OIDCProvider, username: str, *extra: str,
+                  cancel: bool = False) -> tuple[subprocess.Popen[str], str]:
+    """Run ``kgate login --no-browser``, sign in at the printed URL; return (proc, stderr)."""
+    proc = cli.start(*login_args(provider, "--no-browser", *extra))
+    seen: list[str] = []
+    try:
+        url = read_until(proc, lambda line: line.startswith("https://"), seen)
+        browser = provider.browser()
+        try:
+            browser.authorize(url, username, deliver=True, cancel=cancel)
+        finally:
+            browser.close()
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    return proc, "".join(seen) + rest

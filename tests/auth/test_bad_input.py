@@ -12,8 +12,13 @@ import pytest
 from kgate.auth.client import OidcClient
 from kgate.auth.flows import browser_login
 from kgate.errors import AuthError, ExitCode
-from tests.auth.conftest import Cli, login_in_process, settings_for
-from tests.auth.test_cli_login import _login_args, browser_login as cli_browser_login
+from tests.auth.conftest import (
+    Cli,
+    cli_browser_login,
+    login_args,
+    login_in_process,
+    settings_for,
+)
 from tests.fixtures.idp import OIDCProvider, start_oidc_provider
 
 
@@ -89,7 +94,7 @@ def test_busy_callback_port(cli: Cli, oidc_provider: OIDCProvider) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        out = cli.run(*_login_args(oidc_provider, "--no-browser", "--port", str(port)))
+        out = cli.run(*login_args(oidc_provider, "--no-browser", "--port", str(port)))
     assert out.returncode == ExitCode.UNAVAILABLE, out.stderr
     assert f"127.0.0.1:{port}" in out.stderr and "--port" in out.stderr
     _one_error(out.stderr)
@@ -98,7 +103,7 @@ def test_busy_callback_port(cli: Cli, oidc_provider: OIDCProvider) -> None:
 
 @pytest.mark.timeout(60)
 def test_device_flow_not_offered(cli: Cli, no_device_provider: OIDCProvider) -> None:
-    out = cli.run(*_login_args(no_device_provider, "--device"))
+    out = cli.run(*login_args(no_device_provider, "--device"))
     assert out.returncode == ExitCode.CONFIG, out.stderr
     assert "offers no device flow" in out.stderr and "without --device" in out.stderr
     _one_error(out.stderr)
@@ -107,7 +112,7 @@ def test_device_flow_not_offered(cli: Cli, no_device_provider: OIDCProvider) -> 
 
 @pytest.mark.timeout(60)
 def test_login_times_out_cleanly(cli: Cli, oidc_provider: OIDCProvider) -> None:
-    out = cli.run(*_login_args(oidc_provider, "--no-browser", "--timeout", "1"))
+    out = cli.run(*login_args(oidc_provider, "--no-browser", "--timeout", "1"))
     assert out.returncode == ExitCode.AUTH
     assert "no login arrived within 1s" in out.stderr
     _one_error(out.stderr)

@@ -4,40 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.auth.conftest import Cli, read_until
+from tests.auth.conftest import Cli, cli_browser_login, login_args, read_until
 from tests.auth.keyring_backend import FileKeyring
 from tests.fixtures.idp import OIDCProvider
-
-
-def _login_args(provider: OIDCProvider, *extra: str) -> list[str]:
-    return ["login", "--issuer", provider.issuer, "--client-id", provider.client_id,
-            "--ca-file", str(provider.ca_file), *extra]
-
-
-def browser_login(cli: Cli, provider: OIDCProvider, username: str, *extra: str,
-                  cancel: bool = False) -> tuple[subprocess.Popen[str], str]:
-    """Run ``kgate login --no-browser``, sign in at the printed URL; return (proc, stderr)."""
-    proc = cli.start(*_login_args(provider, "--no-browser", *extra))
-    seen: list[str] = []
-    try:
-        url = read_until(proc, lambda line: line.startswith("https://"), seen)
-        browser = provider.browser()
-        try:
-            browser.authorize(url, username, deliver=True, cancel=cancel)
-        finally:
-            browser.close()
-        _, rest = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    return proc, "".join(seen) + rest
 
 
 def _wait_past_exp(id_token: str) -> None:
@@ -57,7 +31,7 @@ def _whoami(cli: Cli) -> dict[str, object]:
 
 @pytest.mark.timeout(120)
 def test_browser_login_with_file_fallback(cli: Cli, oidc_provider: OIDCProvider) -> None:
-    proc, stderr = browser_login(cli, oidc_provider, "alice")
+    proc, stderr = cli_browser_login(cli, oidc_provider, "alice")
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     token_file = cli.home / "oidc-tokens.json"
@@ -80,7 +54,7 @@ def test_browser_login_with_file_fallback(cli: Cli, oidc_provider: OIDCProvider)
 
 @pytest.mark.timeout(120)
 def test_second_login_needs_no_options(cli: Cli, oidc_provider: OIDCProvider) -> None:
-    assert browser_login(cli, oidc_provider, "bob")[0].returncode == 0
+    assert cli_browser_login(cli, oidc_provider, "bob")[0].returncode == 0
     proc = cli.start("login", "--no-browser")
     seen: list[str] = []
     url = read_until(proc, lambda line: line.startswith("https://"), seen)
@@ -99,7 +73,7 @@ def test_device_login_into_the_keyring(cli: Cli, oidc_provider: OIDCProvider,
     store = tmp_path / "os-keyring.json"
     cli.env.update(PYTHON_KEYRING_BACKEND="tests.auth.keyring_backend.FileKeyring",
                    KGATE_TEST_KEYRING=str(store))
-    proc = cli.start(*_login_args(oidc_provider, "--device"))
+    proc = cli.start(*login_args(oidc_provider, "--device"))
     seen: list[str] = []
     try:
         code_line = read_until(proc, lambda line: line.startswith("user code: "), seen)
@@ -127,7 +101,7 @@ def test_device_login_into_the_keyring(cli: Cli, oidc_provider: OIDCProvider,
 def test_forced_keyring_without_backend_is_a_config_error(cli: Cli,
                                                           oidc_provider: OIDCProvider) -> None:
     cli.env["KGATE_TOKEN_STORE"] = "keyring"
-    out = cli.run(*_login_args(oidc_provider, "--no-browser"))
+    out = cli.run(*login_args(oidc_provider, "--no-browser"))
     assert out.returncode == 3
     assert "no usable keyring backend" in out.stderr and "hint:" in out.stderr
     assert not (cli.home / "config.toml").exists()
@@ -135,7 +109,7 @@ def test_forced_keyring_without_backend_is_a_config_error(cli: Cli,
 
 @pytest.mark.timeout(120)
 def test_logout_revokes_at_the_provider(cli: Cli, oidc_provider: OIDCProvider) -> None:
-    assert browser_login(cli, oidc_provider, "bob")[0].returncode == 0
+    assert cli_browser_login(cli, oidc_provider, "bob")[0].returncode == 0
     token_file = cli.home / "oidc-tokens.json"
     entry = json.loads(next(iter(json.loads(token_file.read_text()).values())))
     out = cli.run("logout")
@@ -155,7 +129,7 @@ def test_revoked_refresh_token_means_login_again(cli: Cli, tmp_path: Path) -> No
     from tests.fixtures.idp import start_oidc_provider
 
     with start_oidc_provider(tmp_path / "idp-short", id_token_ttl=2) as provider:
-        assert browser_login(cli, provider, "bob")[0].returncode == 0
+        assert cli_browser_login(cli, provider, "bob")[0].returncode == 0
         token_file = cli.home / "oidc-tokens.json"
         entry = json.loads(next(iter(json.loads(token_file.read_text()).values())))
         _wait_past_exp(entry["id_token"])
