@@ -126,9 +126,10 @@ class UpstreamClient:
         try:
             authorization = await self.credentials.authorization()
         except Exception as err:  # AuthError, or a plugin failure: never leak its text
-            raise UpstreamError(503, f"kgate could not obtain the credential for "
-                                     f"{self.name}: {getattr(err, 'message', type(err).__name__)}"
-                                ) from None
+            why = getattr(err, "message", None) or type(err).__name__
+            hint = getattr(err, "hint", None)
+            raise UpstreamError(503, f"could not obtain the credential for {self.name}: {why}"
+                                + (f"; {hint}" if hint else "")) from None
         if authorization:
             out.append(("Authorization", authorization))
         return out
