@@ -9,9 +9,12 @@ log in again: ``AuthError`` (exit 4) saying "run kgate login".
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,16 @@ from kgate.auth.idtoken import unverified_claims
 from kgate.auth.settings import OidcSettings, load_oidc_settings
 from kgate.auth.store import StoredTokens, TokenStore, open_store
 from kgate.errors import AuthError
+
+
+@contextlib.contextmanager
+def _refresh_lock(home: Path) -> Iterator[None]:
+    fd = os.open(home / "oidc-refresh.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 class NotLoggedIn(AuthError):
@@ -57,23 +70,39 @@ class CurrentLogin:
             raise NotLoggedIn(f"not logged in to {self.settings.issuer}", hint=RELOGIN)
         return tokens
 
+    def _due(self, tokens: StoredTokens, min_valid: float | None
+             ) -> tuple[bool, dict[str, Any]]:
+        claims = unverified_claims(tokens.id_token)
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not isinstance(exp, int | float):
+            return True, claims
+        if min_valid is None:
+            lifetime = exp - iat if isinstance(iat, int | float) else 0
+            min_valid = min(60.0, max(1.0, lifetime / 3))
+        return exp - self._clock() < min_valid, claims
+
     def fresh(self, min_valid: float | None = None) -> tuple[StoredTokens, dict[str, Any]]:
         """Tokens whose ID token is valid for at least ``min_valid`` more seconds (default: a
         third of its lifetime, at most 60 s), and its verified claims; refreshes (and stores
-        the result) when needed."""
+        the result) when needed.
+
+        Refreshing is serialised across processes (a lock file in ``$KGATE_HOME``) and the
+        store is read again under the lock: providers rotate refresh tokens and treat a reused
+        one as theft (revoking the whole login), so the proxy and a ``kgate whoami`` must never
+        both spend the same refresh token.
+        """
         with self._lock:
             tokens = self.stored()
-            claims = unverified_claims(tokens.id_token)
-            exp, iat = claims.get("exp"), claims.get("iat")
-            if min_valid is None:
-                lifetime = exp - iat if isinstance(exp, int | float) and isinstance(
-                    iat, int | float) else 0
-                min_valid = min(60.0, max(1.0, lifetime / 3))
-            if not isinstance(exp, int | float) or exp - self._clock() < min_valid:
-                tokens = self.client().refresh(tokens, expect_sub=claims.get("sub"))
-                self.store.save(self.settings.account, tokens)
-                self._checked = tokens.id_token  # refresh() validated it
-                return tokens, unverified_claims(tokens.id_token)
+            due, claims = self._due(tokens, min_valid)
+            if due:
+                with _refresh_lock(self.home):
+                    tokens = self.stored()  # another process may have refreshed meanwhile
+                    due, claims = self._due(tokens, min_valid)
+                    if due:
+                        tokens = self.client().refresh(tokens, expect_sub=claims.get("sub"))
+                        self.store.save(self.settings.account, tokens)
+                        self._checked = tokens.id_token  # refresh() validated it
+                        return tokens, unverified_claims(tokens.id_token)
             if self._checked != tokens.id_token:
                 claims = self.client().validate(tokens.id_token, nonce=None)
                 self._checked = tokens.id_token
