@@ -228,8 +228,12 @@ class OidcClient:
         if code == "invalid_client":
             return AuthError(f"the provider does not know client {self.settings.client_id!r}",
                              hint="check --client-id (and --client-secret)")
-        if code in ("access_denied", "expired_token"):
-            return AuthError(f"the login was not completed ({code})", hint=RELOGIN)
+        if code == "expired_token":
+            return AuthError("the device code expired before it was approved",
+                             hint="run kgate login --device again")
+        if code == "access_denied":
+            return AuthError("the login was denied at the provider (access_denied)",
+                             hint=RELOGIN)
         return AuthError(f"the provider refused the token request ({code})", hint=RELOGIN)
 
     def _accept(self, body: dict[str, Any], *, nonce: str | None, max_age: float | None = None,

@@ -17,6 +17,7 @@ from tests.auth.conftest import (
     cli_browser_login,
     login_args,
     login_in_process,
+    read_until,
     settings_for,
 )
 from tests.fixtures.idp import OIDCProvider, start_oidc_provider
@@ -155,3 +156,41 @@ def test_a_callback_with_a_foreign_state_is_ignored(oidc_provider: OIDCProvider)
                            timeout=30)
     from kgate.auth.idtoken import unverified_claims
     assert unverified_claims(tokens.id_token)["sub"] == "alice"
+
+
+@pytest.mark.timeout(60)
+def test_device_code_nobody_approves_expires(home: Path, tmp_path: Path) -> None:
+    from kgate.auth.flows import device_login
+
+    shown: list[str] = []
+    with start_oidc_provider(tmp_path / "idp-device", device_code_ttl=2) as provider:
+        client = OidcClient(settings_for(provider))
+        with pytest.raises(AuthError, match="expired") as caught:
+            device_login(client, show_grant=lambda grant, _: shown.append(grant.user_code))
+    assert caught.value.exit_code == ExitCode.AUTH
+    assert caught.value.hint and "kgate login --device" in caught.value.hint
+    assert len(shown) == 1
+
+
+@pytest.mark.timeout(120)
+def test_cli_step_up_login(cli: Cli, oidc_provider: OIDCProvider) -> None:
+    assert cli_browser_login(cli, oidc_provider, "alice")[0].returncode == 0
+    proc = cli.start("login", "--no-browser", "--max-age", "60")
+    seen: list[str] = []
+    try:
+        url = read_until(proc, lambda line: line.startswith("https://"), seen)
+        assert "prompt=login" in url and "max_age=60" in url
+        browser = oidc_provider.browser()
+        try:
+            browser.authorize(url, "alice", deliver=True)
+            assert browser.logins == 1  # the provider asked for the password
+        finally:
+            browser.close()
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, "".join(seen) + rest
+    out = cli.run("whoami", "--json")
+    assert out.returncode == 0 and '"auth_time"' in out.stdout
