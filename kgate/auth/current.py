@@ -35,6 +35,15 @@ def _refresh_lock(home: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def refresh_point(claims: dict[str, Any]) -> float:
+    """When an ID token is due for refresh: a third of its lifetime (at most 60 s) before exp."""
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int | float):
+        return float("-inf")
+    lifetime = exp - iat if isinstance(iat, int | float) else 0
+    return float(exp) - min(60.0, max(1.0, lifetime / 3))
+
+
 class NotLoggedIn(AuthError):
     """No OIDC provider configured, or no tokens stored for it."""
 
@@ -73,12 +82,11 @@ class CurrentLogin:
     def _due(self, tokens: StoredTokens, min_valid: float | None
              ) -> tuple[bool, dict[str, Any]]:
         claims = unverified_claims(tokens.id_token)
-        exp, iat = claims.get("exp"), claims.get("iat")
+        exp = claims.get("exp")
         if not isinstance(exp, int | float):
             return True, claims
         if min_valid is None:
-            lifetime = exp - iat if isinstance(iat, int | float) else 0
-            min_valid = min(60.0, max(1.0, lifetime / 3))
+            return self._clock() >= refresh_point(claims), claims
         return exp - self._clock() < min_valid, claims
 
     def fresh(self, min_valid: float | None = None) -> tuple[StoredTokens, dict[str, Any]]:

@@ -11,6 +11,8 @@ config.toml, undoing the first if the second fails. The user-facing output goes 
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import webbrowser
 from collections.abc import Callable
@@ -35,7 +37,7 @@ def browser_login(client: OidcClient, *, show_url: Callable[[str, bool], None],
         client.check_authorization_request(request)
         server.start(request.state)
         opened = False
-        if open_browser:
+        if open_browser and _has_graphical_browser():
             try:
                 opened = webbrowser.open(request.url)
             except webbrowser.Error:
@@ -55,6 +57,14 @@ def browser_login(client: OidcClient, *, show_url: Callable[[str, bool], None],
         raise AuthError("the login callback carried no authorization code",
                         hint="run kgate login again")
     return client.exchange_code(request, callback.code, max_age=max_age)
+
+
+def _has_graphical_browser() -> bool:
+    """On Linux without a display, ``webbrowser`` would start a text browser (lynx, w3m) in
+    this terminal: print the URL instead."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def device_login(client: OidcClient, *, show_grant: Callable[[DeviceGrant, float], None],

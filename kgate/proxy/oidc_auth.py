@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
+from collections.abc import Callable
 
-from kgate.auth.current import CurrentLogin
+from kgate.auth.current import CurrentLogin, refresh_point
 from kgate.proxy.credentials import cluster_tls_context
 from kgate.upstream_config import UpstreamSettings
 
@@ -21,24 +23,33 @@ from kgate.upstream_config import UpstreamSettings
 class OidcUpstreamAuth:
     """The ID token of the current login as the upstream bearer."""
 
-    def __init__(self, settings: UpstreamSettings, login: CurrentLogin) -> None:
+    def __init__(self, settings: UpstreamSettings, login: CurrentLogin,
+                 clock: Callable[[], float] = time.time) -> None:
         self._settings = settings
         self._login = login
+        self._clock = clock
         self._ctx: ssl.SSLContext | None = None
         self._lock = asyncio.Lock()
         self._force = False
-        self._last: str | None = None
+        self._bearer: str | None = None
+        self._refresh_at = float("-inf")
         self.refreshes = 0  # how often the bearer changed during this run (tests look)
 
     async def authorization(self) -> str:
+        # The hot path: a cached bearer until its refresh point (no store read, no thread).
+        if not self._force and self._bearer is not None and self._clock() < self._refresh_at:
+            return self._bearer
         async with self._lock:
-            min_valid = float("inf") if self._force else None
-            tokens, _ = await asyncio.to_thread(self._login.fresh, min_valid)
-            if self._last is not None and tokens.id_token != self._last:
-                self.refreshes += 1
-            self._last = tokens.id_token
-            self._force = False
-            return f"Bearer {tokens.id_token}"
+            if self._force or self._bearer is None or self._clock() >= self._refresh_at:
+                min_valid = float("inf") if self._force else None
+                tokens, claims = await asyncio.to_thread(self._login.fresh, min_valid)
+                bearer = f"Bearer {tokens.id_token}"
+                if self._bearer is not None and bearer != self._bearer:
+                    self.refreshes += 1
+                self._bearer = bearer
+                self._refresh_at = refresh_point(claims)
+                self._force = False
+            return self._bearer
 
     async def ssl_context(self) -> ssl.SSLContext:
         if self._ctx is None:
