@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import requests
@@ -124,3 +125,25 @@ def test_loopback_redirect_port_may_vary(oidc_provider: OIDCProvider) -> None:
     finally:
         browser.close()
     assert callback.startswith("http://127.0.0.1:51234/callback?code=")
+
+
+def test_missing_node_is_a_failure_naming_what_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI has Node and the provider: if either goes missing the OIDC tests must fail, loudly."""
+    from tests.fixtures.idp import idp_unavailable_reason, start_oidc_provider
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node on this PATH
+    reason = idp_unavailable_reason()
+    assert reason is not None and "Node.js" in reason and "bootstrap.sh" in reason
+    with pytest.raises(pytest.fail.Exception, match="install"):
+        with start_oidc_provider(tmp_path / "idp"):
+            pass  # pragma: no cover - never reached
+
+
+def test_missing_provider_package_names_npm_install(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    from tests.fixtures import idp
+
+    monkeypatch.setattr(idp, "IDP_DIR", tmp_path)
+    reason = idp.idp_unavailable_reason()
+    assert reason is not None and "npm install" in reason

@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +25,14 @@ if TYPE_CHECKING:
     from kgate.policy import Policy
     from kgate.proxy.runner import RunningProxy
     from kgate.upstream_config import UpstreamSettings
+
+
+class UpstreamAuthKind(StrEnum):
+    """``--upstream-auth``: whose credential the proxy sends to the API server."""
+
+    KUBECONFIG = "kubeconfig"
+    OIDC = "oidc"
+
 
 _GRANT_HELP = ("Grant id (g-…) to run under: the agent reaches only what it covers, until it "
                "ends. Default: the single active grant.")
@@ -82,6 +91,11 @@ def proxy_command(
         "--policy", help="Policy file (default: $KGATE_POLICY, $KGATE_HOME/policy.yaml, else "
                          "the built-in default). An invalid policy stops the proxy from "
                          "starting.")] = None,
+    upstream_auth: Annotated[UpstreamAuthKind, typer.Option(
+        "--upstream-auth",
+        help="Credential sent to the API server: your kubeconfig's, or your OIDC ID token from "
+             "'kgate login' (for clusters that trust the issuer), refreshed before it "
+             "expires.")] = UpstreamAuthKind.KUBECONFIG,
 ) -> None:
     """Run the kgate proxy in the foreground until Ctrl-C or SIGTERM.
 
@@ -101,12 +115,14 @@ def proxy_command(
         raise typer.Exit(int(ExitCode.CONFIG)) from None
     settings = load_upstream(kubeconfig, context)  # ConfigError → one line, exit 3
     grant_id = choose_grant(grant, no_grant)
-    code = asyncio.run(_serve(settings, grant_id, port, kubeconfig_out, loaded))
+    code = asyncio.run(_serve(settings, grant_id, port, kubeconfig_out, loaded,
+                              upstream_auth.value))
     raise typer.Exit(int(code))
 
 
 async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
-                 out: Path | None, policy: Policy) -> ExitCode:
+                 out: Path | None, policy: Policy, upstream_auth: str = "kubeconfig"
+                 ) -> ExitCode:
     from kgate.config import kgate_home, private_dir
     from kgate.errors import UnavailableError
     from kgate.proxy.runner import ProxyOptions, start_proxy
@@ -114,7 +130,8 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
     try:
         proxy = await start_proxy(ProxyOptions(upstream=settings, home=home, port=port,
                                                grant_id=grant, policy=policy,
-                                               log_notify=_tell_user))
+                                               log_notify=_tell_user,
+                                               upstream_auth=upstream_auth))
     except OSError as err:
         raise UnavailableError(f"cannot listen on 127.0.0.1:{port}: {err.strerror}") from err
     run_dir: Path | None = None
@@ -127,7 +144,8 @@ async def _serve(settings: UpstreamSettings, grant: str | None, port: int,
             _write_atomically(proxy, out)
             console_err.print(
                 f"[bold]kgate proxy[/bold] {proxy.url} → {escape(settings.server)} "
-                f"(context {escape(settings.context)}), session {proxy.session.id}"
+                f"(context {escape(settings.context)}, {upstream_auth} credential), "
+                f"session {proxy.session.id}"
                 + (f", grant {escape(grant)}" if grant else ""), soft_wrap=True)
             console_err.print(f"policy: {escape(policy.source)}", soft_wrap=True)
             if grant is None:

@@ -1,4 +1,10 @@
-"""The broker's credential at run time: bearer tokens (static, file, exec plugin) and TLS.
+"""The broker's credential at run time, as an injected ``UpstreamAuth`` object.
+
+``UpstreamClient`` asks its ``UpstreamAuth`` for the ``Authorization`` header and the TLS context
+of each request and tells it when the API server answered 401; it knows nothing of where the
+credential comes from. Two implementations: ``KubeconfigAuth`` (here: the user's kubeconfig
+credential — bearer tokens static, from a file or an exec plugin, client certificates) and
+``kgate.proxy.oidc_auth.OidcUpstreamAuth`` (the user's own OIDC ID token, kept fresh).
 
 ``tokenFile`` is re-read when it changes (projected tokens rotate). Exec plugins run without a
 terminal (``KUBERNETES_EXEC_INFO`` says ``interactive: false``), and their ExecCredential is
@@ -16,6 +22,7 @@ import ssl
 import subprocess
 import warnings
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from kgate.errors import AuthError
 from kgate.upstream_config import ExecConfig, UpstreamSettings
@@ -100,9 +107,43 @@ def load_cert_chain_from_memory(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: b
         os.close(fd)
 
 
+class UpstreamAuth(Protocol):
+    """What the upstream client needs from a credential, whatever its kind."""
+
+    async def authorization(self) -> str | None:
+        """The ``Authorization`` header value for the next request (``None``: no header)."""
+        ...
+
+    async def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context for the next connection (server CA, client certificate if any)."""
+        ...
+
+    def on_unauthorized(self) -> None:
+        """The API server answered 401: forget any cached credential before the next call."""
+        ...
+
+
+def cluster_tls_context(settings: UpstreamSettings, *, client_cert: bool = True
+                        ) -> ssl.SSLContext:
+    """The TLS context for the kubeconfig's cluster (its CA; its client cert if asked)."""
+    s = settings
+    if s.insecure_skip_tls_verify:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif s.ca_pem:
+        ctx = ssl.create_default_context(cadata=s.ca_pem.decode())
+    else:
+        ctx = ssl.create_default_context()
+    ctx.set_alpn_protocols(["http/1.1"])
+    if client_cert and s.client_cert_pem and s.client_key_pem:
+        load_cert_chain_from_memory(ctx, s.client_cert_pem, s.client_key_pem)
+    return ctx
+
+
 @dataclass
-class Credentials:
-    """Produces the ``Authorization`` header and the TLS context for each upstream request."""
+class KubeconfigAuth:
+    """``UpstreamAuth`` from the user's kubeconfig: token, tokenFile, exec plugin, client cert."""
 
     settings: UpstreamSettings
     _file_token: tuple[float, int, str] | None = field(default=None, repr=False)
@@ -118,19 +159,7 @@ class Credentials:
                           stacklevel=2)
 
     def _new_context(self) -> ssl.SSLContext:
-        s = self.settings
-        if s.insecure_skip_tls_verify:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        elif s.ca_pem:
-            ctx = ssl.create_default_context(cadata=s.ca_pem.decode())
-        else:
-            ctx = ssl.create_default_context()
-        ctx.set_alpn_protocols(["http/1.1"])
-        if s.client_cert_pem and s.client_key_pem:
-            load_cert_chain_from_memory(ctx, s.client_cert_pem, s.client_key_pem)
-        return ctx
+        return cluster_tls_context(self.settings)
 
     async def ssl_context(self) -> ssl.SSLContext:
         if self.settings.exec is not None:
@@ -158,9 +187,11 @@ class Credentials:
             return f"Bearer {cred.token}" if cred.token else None
         return None
 
-    def invalidate(self) -> None:
+    def on_unauthorized(self) -> None:
         """Forget a cached exec credential (the API server answered 401)."""
         self._exec_cred = None
+
+    invalidate = on_unauthorized
 
     def _read_token_file(self, path: os.PathLike[str]) -> str:
         try:
@@ -186,3 +217,6 @@ class Credentials:
                 self._exec_cred = await asyncio.to_thread(
                     run_exec_plugin, cfg, self.settings.server, self.settings.ca_pem)
             return self._exec_cred
+
+
+Credentials = KubeconfigAuth  # the name tests/test_kubeconfig_upstream.py imports

@@ -34,6 +34,7 @@ from kgate.holds.store import HoldStore
 from kgate.kubeconfig import write_kubeconfig
 from kgate.pki import issue_server_identity
 from kgate.policy import Policy, load_policy
+from kgate.proxy.credentials import KubeconfigAuth, UpstreamAuth
 from kgate.proxy.grantwatch import watch_grant
 from kgate.proxy.masking import MaskingSettings
 from kgate.proxy.pipeline import Pipeline
@@ -77,6 +78,8 @@ class ProxyOptions:
     policy_hash: str | None = None  # recorded in the session's start record
     #: Where the session log reports that it cannot write (default: stderr).
     log_notify: Callable[[str], None] | None = None
+    # Whose credential goes upstream: the kubeconfig's, or the user's OIDC ID token.
+    upstream_auth: str = "kubeconfig"
 
 
 @dataclass
@@ -144,6 +147,23 @@ def _grant_scope(home: Path, grant_id: str) -> tuple[GrantScoped, SqliteGrantSto
     return GrantScoped(grant), store
 
 
+UPSTREAM_AUTH_KINDS = ("kubeconfig", "oidc")
+
+
+def upstream_auth(kind: str, settings: UpstreamSettings, home: Path) -> UpstreamAuth:
+    """The credential object for ``--upstream-auth``; OIDC needs a prior ``kgate login``."""
+    if kind == "kubeconfig":
+        return KubeconfigAuth(settings)
+    if kind == "oidc":
+        from kgate.auth.current import CurrentLogin
+        from kgate.proxy.oidc_auth import OidcUpstreamAuth
+
+        login = CurrentLogin(home)
+        login.fresh()  # fail now (exit 4, "run kgate login"), not on the agent's first call
+        return OidcUpstreamAuth(settings, login)
+    raise ValueError(f"unknown upstream auth {kind!r}; expected one of {UPSTREAM_AUTH_KINDS}")
+
+
 async def start_proxy(options: ProxyOptions) -> RunningProxy:
     """Build the pipeline and start serving; returns once the socket accepts connections."""
     home = options.home or kgate_home()
@@ -160,7 +180,8 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)  # the key now lives only in memory
     policy = options.policy if options.policy is not None else load_policy(None, home)
-    upstream = UpstreamClient(options.upstream)
+    auth = await asyncio.to_thread(upstream_auth, options.upstream_auth, options.upstream, home)
+    upstream = UpstreamClient(options.upstream, auth=auth)
     # One key per session: equal values, equal masks.
     engine = EngineMasker(options.masking or policy.masking)
     holds = HoldGate(HoldStore(home), policy.hold_timeout, policy.hold_replay_window,

@@ -1,5 +1,6 @@
-"""The upstream client: one connection pool to the real API server, the broker's credential,
-and errors mapped to what the agent should see (502 bad reply, 503 unreachable, 504 timeout).
+"""The upstream client: one connection pool to the real API server, the broker's credential
+(an injected ``UpstreamAuth``: kubeconfig or OIDC), and errors mapped to what the agent should
+see (502 bad reply, 503 unreachable, 504 timeout).
 
 Plain requests go through an aiohttp ``ClientSession`` (bodies decompressed as they stream).
 Upgrades (exec, attach, port-forward) use a raw TLS connection: kgate writes the request head
@@ -18,7 +19,7 @@ import aiohttp
 from yarl import URL
 
 from kgate.proxy import headers as hdr
-from kgate.proxy.credentials import Credentials
+from kgate.proxy.credentials import KubeconfigAuth, UpstreamAuth
 from kgate.proxy.engine import UpstreamRequest
 from kgate.proxy.errors import UpstreamError
 from kgate.upstream_config import UpstreamSettings
@@ -85,14 +86,23 @@ class RawUpgrade:
 
 @dataclass
 class UpstreamClient:
-    """Forwards requests to the API server named by ``settings`` with the broker's credential."""
+    """Forwards requests to the API server named by ``settings`` with the broker's credential.
+
+    ``auth`` defaults to the kubeconfig's own credential (``KubeconfigAuth``).
+    """
 
     settings: UpstreamSettings
-    credentials: Credentials = field(init=False)
+    auth: UpstreamAuth | None = None
     _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.credentials = Credentials(self.settings)
+        if self.auth is None:
+            self.auth = KubeconfigAuth(self.settings)
+
+    @property
+    def credentials(self) -> UpstreamAuth:
+        assert self.auth is not None  # set in __post_init__
+        return self.auth
 
     @property
     def name(self) -> str:
@@ -116,9 +126,10 @@ class UpstreamClient:
         try:
             authorization = await self.credentials.authorization()
         except Exception as err:  # AuthError, or a plugin failure: never leak its text
-            raise UpstreamError(503, f"kgate could not obtain the credential for "
-                                     f"{self.name}: {getattr(err, 'message', type(err).__name__)}"
-                                ) from None
+            why = getattr(err, "message", None) or type(err).__name__
+            hint = getattr(err, "hint", None)
+            raise UpstreamError(503, f"could not obtain the credential for {self.name}: {why}"
+                                + (f"; {hint}" if hint else "")) from None
         if authorization:
             out.append(("Authorization", authorization))
         return out
@@ -146,8 +157,8 @@ class UpstreamClient:
         except aiohttp.ClientError as err:
             raise UpstreamError(502, f"the API server {self.name} sent a bad reply "
                                      f"({type(err).__name__})") from err
-        if resp.status == 401 and self.settings.exec is not None:
-            self.credentials.invalidate()
+        if resp.status == 401:
+            self.credentials.on_unauthorized()
         return AiohttpResponse(resp, self.name)
 
     async def open_upgrade(self, request: UpstreamRequest) -> RawUpgrade:

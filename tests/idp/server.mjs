@@ -10,7 +10,8 @@
 // users can sign in, with their password: a login form (username + password) and, for clients not
 // listed in skipConsent, a consent form. A POST to /__kgate_test/rotate-keys (loopback test hook)
 // swaps in a provider whose new signing key comes first, the way a real IdP rotates keys: old
-// tokens stay verifiable, new ones carry a kid the verifier has not seen yet.
+// tokens stay verifiable, new ones carry a kid the verifier has not seen yet. "deviceFlow": false
+// in the config runs a provider without the device authorization grant.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -145,7 +146,7 @@ function buildProvider(issuer, signingKeys) {
       revocation: { enabled: true },
       introspection: { enabled: false },
       deviceFlow: {
-        enabled: true,
+        enabled: config.deviceFlow !== false,
         async userCodeInputSource(ctx, form, out, err) {
           const msg = err ? '<p class="error">The code you entered is incorrect or expired</p>' : '';
           ctx.type = 'html';

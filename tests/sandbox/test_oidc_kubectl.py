@@ -48,7 +48,11 @@ def test_get_pods_with_an_id_token(oidc_sandbox: Any, oidc_provider: OIDCProvide
     tokens = oidc_provider.login("bob")
     config = _kubeconfig(oidc_sandbox, tokens.id_token, tmp_path / "kube" / "config")
     pods = kubectl("get", "pods", "-A", kubeconfig=config)
-    assert pods.returncode == 0
+    assert "No resources found" in pods.stderr  # an answer from the API server, not an error
+    made = kubectl("create", "configmap", "oidc-made", "--from-literal=k=v", kubeconfig=config)
+    assert "configmap/oidc-made created" in made.stdout
+    got = kubectl("get", "configmap", "oidc-made", "-o", "jsonpath={.data.k}", kubeconfig=config)
+    assert got.stdout == "v"
 
 
 def test_kubectl_token_flag_overrides_the_kubeconfig(oidc_sandbox: Any,
