@@ -88,7 +88,7 @@ def test_proxy_command_with_oidc_upstream(
         kubectl: KubectlRunner, tmp_path: Path) -> None:
     upstream = _upstream_kubeconfig(oidc_cluster, tmp_path / "user" / "config")
     out = tmp_path / "agent" / "kubeconfig"
-    args = ("proxy", "--upstream-auth", "oidc", "--kubeconfig", str(upstream),
+    args = ("proxy", "--no-grant", "--upstream-auth", "oidc", "--kubeconfig", str(upstream),
             "--kubeconfig-out", str(out))
     cli.env["KGATE_TOKEN_STORE"] = "file"
 
