@@ -15,6 +15,7 @@ from kgate.errors import ExitCode, KgateError
 # Command modules register themselves on ``app`` when imported.
 from kgate.cli import sandbox as _sandbox  # noqa: E402,F401  isort: skip
 from kgate.cli import proxy as _proxy  # noqa: E402,F401  isort: skip
+from kgate.cli import exec as _exec  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 

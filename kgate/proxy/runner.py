@@ -42,6 +42,9 @@ class ProxyOptions:
     port: int = 0
     sock: socket.socket | None = None
     grant_id: str | None = None
+    #: A session the caller prepared (``kgate exec`` mints it before the agent starts and
+    #: writes the kubeconfig itself); None: a fresh one.
+    session: Session | None = None
     scope: GrantScope | None = None
     masking: MaskingSettings = field(default_factory=MaskingSettings)
     # Replacements for the masking engine (tests of the seam only); None = the engine.
@@ -65,12 +68,11 @@ class RunningProxy:
     def port(self) -> int:
         return self.server.port
 
-    def write_kubeconfig(self, path: Path, namespace: str | None = None,
-                         token: str | None = None) -> Path:
-        """The agent's kubeconfig (0600): loopback URL, loopback CA, session token."""
+    def write_kubeconfig(self, path: Path, namespace: str | None = None) -> Path:
+        """The agent's kubeconfig (0600): loopback URL, loopback CA, this session's token."""
         ns = namespace if namespace is not None else self.pipeline.scope.default_namespace
         return write_kubeconfig(Path(path), server=self.url, ca_pem=self.ca_pem,
-                                token=token or self.session.token, namespace=ns)
+                                token=self.session.token, namespace=ns)
 
     async def stop(self) -> None:
         await self.server.stop()
@@ -80,7 +82,7 @@ class RunningProxy:
 async def start_proxy(options: ProxyOptions) -> RunningProxy:
     """Build the pipeline and start serving; returns once the socket accepts connections."""
     home = options.home or kgate_home()
-    session = Session(grant_id=options.grant_id)
+    session = options.session or Session(grant_id=options.grant_id)
     pki = home / "pki"
     identity = issue_server_identity(pki)
     run_dir = pki / "runs" / session.id

@@ -1,0 +1,87 @@
+"""``kgate exec -- CMD``: run an agent whose only way to the cluster is a kgate proxy.
+
+Thin: options → ``kgate.agent.supervise.run_session`` → a summary on stderr and CMD's exit code.
+Nothing heavy is imported here (no aiohttp, no kubernetes client): the proxy runs in a child
+process, so the agent starts as soon as this process has bound the socket and written the
+kubeconfig.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from kgate.cli.app import app, console_err
+from kgate.errors import ExitCode, KgateError
+
+_EXAMPLES = """
+Examples:
+
+  kgate exec -- kubectl get pods
+
+  kgate exec --grant g-7f2c -- devin-agent --task fix-payments
+
+  kgate exec --policy ./oncall.yaml --kill-on-expiry -- ./agent.sh
+"""
+
+
+@app.command(
+    "exec",
+    context_settings={"allow_interspersed_args": False},
+    help="Run CMD with a kubeconfig that reaches the cluster only through a kgate proxy.\n\n"
+         "CMD gets KUBECONFIG (a 0600 file in a private temp dir, removed afterwards) and "
+         "KGATE_SESSION; kgate removes your own cluster and cloud credentials from its "
+         "environment. kgate exits with CMD's exit code and prints a session summary to "
+         "stderr.\n" + _EXAMPLES,
+)
+def exec_command(
+    command: Annotated[list[str], typer.Argument(
+        help="The agent's command and its arguments (after --).", show_default=False)],
+    grant: Annotated[str | None, typer.Option(
+        "--grant", help="Grant id (g-…) to run under.")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", help="Policy file (default: $KGATE_POLICY, $KGATE_HOME/policy.yaml, "
+                         "then the built-in policy).")] = None,
+    kill_on_expiry: Annotated[bool, typer.Option(
+        "--kill-on-expiry", help="Stop CMD when the grant ends.")] = False,
+    context: Annotated[str | None, typer.Option(
+        "--context", help="Context of your kubeconfig to forward to.")] = None,
+    kubeconfig: Annotated[Path | None, typer.Option(
+        "--kubeconfig", help="Your kubeconfig (default: $KUBECONFIG or ~/.kube/config).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No summary on stderr.")] = False,
+) -> None:
+    from kgate.agent.supervise import ExecPlan, run_session
+    from kgate.config import kgate_home
+    from kgate.upstream_config import load_upstream
+
+    load_upstream(kubeconfig, context)   # a broken kubeconfig fails here, before CMD starts
+    plan = ExecPlan(command=command, home=kgate_home(), upstream_kubeconfig=kubeconfig,
+                    context=context, grant_id=grant, policy=policy,
+                    kill_on_expiry=kill_on_expiry)
+    outcome = run_session(plan)
+    if outcome.failure is not None:
+        raise KgateError(outcome.failure, hint=outcome.failure_hint,
+                         exit_code=ExitCode(outcome.exit_code)
+                         if outcome.exit_code in ExitCode._value2member_map_ else None)
+    if not quiet:
+        _summary(outcome.session_id, outcome.counts, outcome.exit_code)
+    raise typer.Exit(outcome.exit_code)
+
+
+def _summary(session_id: str, counts: dict[str, int], code: int) -> None:
+    calls = counts.get("calls", 0)
+    parts = [f"{calls} call{'s' if calls != 1 else ''}"]
+    for key, label, style in (("denied", "denied", "red"), ("held", "held", "yellow"),
+                              ("masked", "masked", "cyan"), ("errors", "errors", "red")):
+        n = counts.get(key, 0)
+        parts.append(f"[{style}]{n} {label}[/]" if n else f"{n} {label}")
+    console_err.print(
+        f"[bold]kgate[/]: session {escape(session_id)} ended (agent exit {code}) — "
+        + ", ".join(parts), soft_wrap=True)
+    console_err.print(f"[dim]see it with: kgate sessions show {escape(session_id)}[/]",
+                      soft_wrap=True)
