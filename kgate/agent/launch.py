@@ -48,7 +48,11 @@ class LaunchSpec:
         raw = json.loads(data)
         if not isinstance(raw, dict):
             raise ValueError("launch spec is not a JSON object")
-        return cls(**{k: raw.get(k) for k in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {k: raw.get(k) for k in cls.__dataclass_fields__}
+        for required in ("session_id", "token", "home", "ca_pem"):
+            if not isinstance(fields[required], str):
+                raise ValueError(f"launch spec: {required} is missing")
+        return cls(**fields)
 
 
 def write_all(fd: int, data: bytes) -> None:

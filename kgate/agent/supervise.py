@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,15 +101,45 @@ def _pidfd(pid: int) -> int | None:
         return None
 
 
-def _terminal_delivered(signum: int) -> bool:
-    """Ctrl-C/Ctrl-\\ at a terminal reach the whole foreground group, the agent included; kgate
-    forwards only signals sent to kgate alone (``kill``, a supervisor, a test harness)."""
-    if signum not in (signal.SIGINT, signal.SIGQUIT):
-        return False
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+class _Terminal:
+    """The controlling terminal, lent to the agent's process group while it runs."""
+
+    def __init__(self, fd: int, owner: int) -> None:
+        self._fd = fd
+        self._owner = owner
+
+    @classmethod
+    def hand_to(cls, pgid: int) -> _Terminal | None:
+        """Make ``pgid`` the terminal's foreground group if kgate is in the foreground now."""
+        try:
+            fd = sys.stdin.fileno()
+            if not os.isatty(fd) or os.tcgetpgrp(fd) != os.getpgrp():
+                return None
+            with _ttou_ignored():
+                os.tcsetpgrp(fd, pgid)
+        except (OSError, ValueError):
+            return None
+        return cls(fd, os.getpgrp())
+
+    def take_back(self) -> None:
+        with contextlib.suppress(OSError), _ttou_ignored():
+            os.tcsetpgrp(self._fd, self._owner)
+
+
+@contextlib.contextmanager
+def _ttou_ignored() -> Iterator[None]:
+    """A background group that sets the terminal's foreground group gets SIGTTOU unless it
+    ignores it."""
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     try:
-        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
-    except OSError:
-        return False
+        yield
+    finally:
+        signal.signal(signal.SIGTTOU, old)
 
 
 class _Session:
@@ -126,6 +156,7 @@ class _Session:
         self.status_buf = b""
         self.counts: dict[str, int] = {}
         self.ready = False
+        self.terminal: _Terminal | None = None
 
     # -- start -----------------------------------------------------------------------------
 
@@ -168,7 +199,10 @@ class _Session:
     def start_agent(self, kubeconfig: Path) -> None:
         env = agent_environment(os.environ, kubeconfig=kubeconfig, session_id=self.session_id)
         try:
-            self.agent = subprocess.Popen(list(self.plan.command), env=env)
+            # Its own process group, handed the terminal like a shell's foreground job: Ctrl-C
+            # reaches the agent's whole tree once, and a signal sent to kgate is forwarded to
+            # that group (a shell waiting on kubectl would otherwise never see it).
+            self.agent = subprocess.Popen(list(self.plan.command), env=env, process_group=0)
         except FileNotFoundError:
             raise KgateError(f"command not found: {self.plan.command[0]}",
                              hint="give the agent's command after --, e.g. "
@@ -177,6 +211,7 @@ class _Session:
         except PermissionError:
             raise KgateError(f"cannot run {self.plan.command[0]}: permission denied",
                              exit_code=ExitCode.USAGE) from None
+        self.terminal = _Terminal.hand_to(self.agent.pid)
 
     # -- status messages from the child ----------------------------------------------------
 
@@ -216,13 +251,11 @@ class _Session:
         agent = self.agent
         if agent is None or agent.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            agent.terminate()
+        _signal_group(agent.pid, signal.SIGTERM)
         try:
             agent.wait(AGENT_GRACE)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                agent.kill()
+            _signal_group(agent.pid, signal.SIGKILL)
             agent.wait()
 
     def stop_proxy(self) -> None:
@@ -254,6 +287,9 @@ class _Session:
                                if k != "event" and isinstance(v, int)}
 
     def cleanup(self) -> None:
+        if self.terminal is not None:
+            self.terminal.take_back()
+            self.terminal = None
         for fd in (self.launch_w, self.status_r):
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -295,7 +331,7 @@ def run_session(plan: ExecPlan, *, on_started: Callable[[Outcome], None] | None 
                 pidfds.append(fd)
                 selector.register(fd, selectors.EVENT_READ, name)
         try:
-            _wait(s, selector, outcome)
+            _wait(s, selector, outcome, poll=len(pidfds) < 2)
         finally:
             for fd in pidfds:
                 os.close(fd)
@@ -315,7 +351,8 @@ def run_session(plan: ExecPlan, *, on_started: Callable[[Outcome], None] | None 
     return outcome
 
 
-def _wait(s: _Session, selector: selectors.BaseSelector, outcome: Outcome) -> None:
+def _wait(s: _Session, selector: selectors.BaseSelector, outcome: Outcome, *, poll: bool
+          ) -> None:
     """The session's event loop: returns when the agent has exited (or been ended)."""
     assert s.agent is not None and s.child is not None
     while True:
@@ -332,13 +369,11 @@ def _wait(s: _Session, selector: selectors.BaseSelector, outcome: Outcome) -> No
                                         f"{s.child.returncode}); the agent's calls can no "
                                         "longer reach the cluster, so kgate ended the agent")
             return
-        for key, _ in selector.select(timeout=0.5):
+        for key, _ in selector.select(timeout=0.5 if poll else None):
             if key.data == "signal":
                 for signum in _drain_signals(key.fileobj):  # type: ignore[arg-type]
                     outcome.signals.append(signum)
-                    if not _terminal_delivered(signum):
-                        with contextlib.suppress(ProcessLookupError):
-                            s.agent.send_signal(signum)
+                    _signal_group(s.agent.pid, signum)
             elif key.data == "status":
                 messages = s.read_status()
                 if _handle_status(s, messages, outcome):
