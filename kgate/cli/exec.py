@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from kgate.cli.app import app, console_err
-from kgate.errors import ExitCode, KgateError
+from kgate.cli.app import app
 
 _EXAMPLES = """
 Examples:
@@ -55,33 +53,9 @@ def exec_command(
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No summary on stderr.")] = False,
 ) -> None:
-    from kgate.agent.supervise import ExecPlan, run_session
-    from kgate.config import kgate_home
-    from kgate.upstream_config import load_upstream
+    from kgate.agent.command import ExecOptions, execute
 
-    load_upstream(kubeconfig, context)   # a broken kubeconfig fails here, before CMD starts
-    plan = ExecPlan(command=command, home=kgate_home(), upstream_kubeconfig=kubeconfig,
-                    context=context, grant_id=grant, policy=policy,
-                    kill_on_expiry=kill_on_expiry)
-    outcome = run_session(plan)
-    if outcome.failure is not None:
-        raise KgateError(outcome.failure, hint=outcome.failure_hint,
-                         exit_code=ExitCode(outcome.exit_code)
-                         if outcome.exit_code in ExitCode._value2member_map_ else None)
-    if not quiet:
-        _summary(outcome.session_id, outcome.counts, outcome.exit_code)
-    raise typer.Exit(outcome.exit_code)
-
-
-def _summary(session_id: str, counts: dict[str, int], code: int) -> None:
-    calls = counts.get("calls", 0)
-    parts = [f"{calls} call{'s' if calls != 1 else ''}"]
-    for key, label, style in (("denied", "denied", "red"), ("held", "held", "yellow"),
-                              ("masked", "masked", "cyan"), ("errors", "errors", "red")):
-        n = counts.get(key, 0)
-        parts.append(f"[{style}]{n} {label}[/]" if n else f"{n} {label}")
-    console_err.print(
-        f"[bold]kgate[/]: session {escape(session_id)} ended (agent exit {code}) — "
-        + ", ".join(parts), soft_wrap=True)
-    console_err.print(f"[dim]see it with: kgate sessions show {escape(session_id)}[/]",
-                      soft_wrap=True)
+    code = execute(ExecOptions(command=command, grant=grant, policy=policy,
+                               kill_on_expiry=kill_on_expiry, context=context,
+                               kubeconfig=kubeconfig, quiet=quiet))
+    raise typer.Exit(code)

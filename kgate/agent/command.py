@@ -1,0 +1,98 @@
+"""What ``kgate exec`` does once its options are parsed, shared by the typer command and the
+fast path in ``kgate.entry`` (which skips importing typer so the agent starts sooner)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kgate.errors import ExitCode, KgateError
+
+
+@dataclass
+class ExecOptions:
+    """``kgate exec``'s options, as both parsers produce them."""
+
+    command: list[str] = field(default_factory=list)
+    grant: str | None = None
+    policy: Path | None = None
+    kill_on_expiry: bool = False
+    context: str | None = None
+    kubeconfig: Path | None = None
+    quiet: bool = False
+
+
+def execute(options: ExecOptions) -> int:
+    """Run the agent behind a proxy child; return its exit code (``KgateError`` if kgate, not
+    the agent, ended the session)."""
+    from kgate.agent.supervise import ExecPlan, run_session
+    from kgate.config import kgate_home
+    from kgate.upstream_config import load_upstream
+
+    load_upstream(options.kubeconfig, options.context)   # a broken kubeconfig fails here
+    plan = ExecPlan(command=options.command, home=kgate_home(),
+                    upstream_kubeconfig=options.kubeconfig, context=options.context,
+                    grant_id=options.grant, policy=options.policy,
+                    kill_on_expiry=options.kill_on_expiry)
+    outcome = run_session(plan)
+    if outcome.failure is not None:
+        code = outcome.exit_code
+        raise KgateError(outcome.failure, hint=outcome.failure_hint,
+                         exit_code=ExitCode(code) if code in ExitCode._value2member_map_
+                         else None)
+    if not options.quiet:
+        print_summary(outcome.session_id, outcome.counts, outcome.exit_code)
+    return outcome.exit_code
+
+
+def print_summary(session_id: str, counts: dict[str, int], code: int) -> None:
+    """One rich line on stderr: what the session did, and how to see it."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False)
+    calls = counts.get("calls", 0)
+    parts = [f"{calls} call{'s' if calls != 1 else ''}"]
+    for key, style in (("denied", "red"), ("held", "yellow"), ("masked", "cyan"),
+                       ("errors", "red")):
+        n = counts.get(key, 0)
+        parts.append(f"[{style}]{n} {key}[/]" if n else f"{n} {key}")
+    console.print(f"[bold]kgate[/]: session {escape(session_id)} ended (agent exit {code}) — "
+                  + ", ".join(parts), soft_wrap=True)
+    console.print(f"[dim]see it with: kgate sessions show {escape(session_id)}[/]",
+                  soft_wrap=True)
+
+
+_VALUED = {"--grant": "grant", "--policy": "policy", "--context": "context",
+           "--kubeconfig": "kubeconfig"}
+_FLAGS = {"--kill-on-expiry": "kill_on_expiry", "--quiet": "quiet", "-q": "quiet"}
+
+
+def parse_fast(argv: list[str]) -> ExecOptions | None:
+    """Parse ``exec``'s arguments without typer; None for anything unusual (``--help``, an
+    unknown or incomplete option, no command), which the typer command then reports."""
+    options = ExecOptions()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            options.command = argv[i + 1:]
+            break
+        if not arg.startswith("-"):
+            options.command = argv[i:]
+            break
+        name, eq, value = arg.partition("=")
+        if name in _VALUED:
+            if not eq:
+                if i + 1 >= len(argv):
+                    return None
+                i += 1
+                value = argv[i]
+            attr = _VALUED[name]
+            setattr(options, attr, Path(value) if attr in ("policy", "kubeconfig") else value)
+        elif arg in _FLAGS:
+            setattr(options, _FLAGS[arg], True)
+        else:
+            return None
+        i += 1
+    return options if options.command else None
