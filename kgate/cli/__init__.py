@@ -16,6 +16,7 @@ from kgate.errors import ExitCode, KgateError
 from kgate.cli import sandbox as _sandbox  # noqa: E402,F401  isort: skip
 from kgate.cli import proxy as _proxy  # noqa: E402,F401  isort: skip
 from kgate.cli import exec as _exec  # noqa: E402,F401  isort: skip
+from kgate.cli import doctor as _doctor  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 

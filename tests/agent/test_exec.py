@@ -200,3 +200,26 @@ def test_unknown_command_is_one_line_and_cleans_up(setup: Setup) -> None:
     assert proc.returncode == 2
     assert "command not found: no-such-agent-binary" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_fast_path_parses_what_typer_would() -> None:
+    from kgate.agent.command import parse_fast
+    opts = parse_fast(["--grant", "g-1", "--policy=p.yaml", "-q", "--", "kubectl", "get", "-A"])
+    assert opts is not None and opts.grant == "g-1" and opts.quiet
+    assert str(opts.policy) == "p.yaml" and opts.command == ["kubectl", "get", "-A"]
+    no_dashes = parse_fast(["--kill-on-expiry", "sh", "-c", "true"])
+    assert no_dashes is not None and no_dashes.kill_on_expiry
+    assert no_dashes.command == ["sh", "-c", "true"]
+    # anything unusual is left to typer, which owns help and usage errors
+    for argv in (["--help"], ["--grant"], ["--bogus", "--", "x"], ["--"], []):
+        assert parse_fast(argv) is None
+
+
+def test_usage_errors_and_help_come_from_typer(setup: Setup) -> None:
+    bad = subprocess.run([sys.executable, "-m", "kgate", "exec", "--bogus", "--", "true"],
+                         capture_output=True, text=True, env=setup.env(), timeout=60)
+    assert bad.returncode == 2 and "--bogus" in bad.stderr
+    shown = subprocess.run([sys.executable, "-m", "kgate", "exec", "--help"],
+                           capture_output=True, text=True, env=setup.env(COLUMNS="120"),
+                           timeout=60)
+    assert shown.returncode == 0 and "kgate exec -- kubectl get pods" in shown.stdout
