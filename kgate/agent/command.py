@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kgate.errors import ExitCode, KgateError
+
+if TYPE_CHECKING:
+    from kgate.agent.confine import ConfineRequest
+    from kgate.upstream_config import UpstreamSettings
 
 
 @dataclass
@@ -20,6 +25,10 @@ class ExecOptions:
     context: str | None = None
     kubeconfig: Path | None = None
     quiet: bool = False
+    #: Run the agent without Landlock confinement (it can then read your credentials).
+    no_confine: bool = False
+    #: ``proxy-only`` or ``ports:443,80``: TCP ports the confined agent may connect to.
+    net: str | None = None
 
 
 def execute(options: ExecOptions) -> int:
@@ -29,11 +38,13 @@ def execute(options: ExecOptions) -> int:
     from kgate.config import kgate_home
     from kgate.upstream_config import load_upstream
 
-    load_upstream(options.kubeconfig, options.context)   # a broken kubeconfig fails here
-    plan = ExecPlan(command=options.command, home=kgate_home(),
+    settings = load_upstream(options.kubeconfig, options.context)   # a broken one fails here
+    home = kgate_home()
+    plan = ExecPlan(command=options.command, home=home,
                     upstream_kubeconfig=options.kubeconfig, context=options.context,
                     grant_id=options.grant, policy=options.policy,
-                    kill_on_expiry=options.kill_on_expiry)
+                    kill_on_expiry=options.kill_on_expiry,
+                    confine=_confine_request(options, home, settings))
     outcome = run_session(plan)
     if outcome.failure is not None:
         code = outcome.exit_code
@@ -41,11 +52,35 @@ def execute(options: ExecOptions) -> int:
                          exit_code=ExitCode(code) if code in ExitCode._value2member_map_
                          else None)
     if not options.quiet:
-        print_summary(outcome.session_id, outcome.counts, outcome.exit_code)
+        print_summary(outcome.session_id, outcome.counts, outcome.exit_code,
+                      confined=plan.confine is not None)
     return outcome.exit_code
 
 
-def print_summary(session_id: str, counts: dict[str, int], code: int) -> None:
+def _confine_request(options: ExecOptions, home: Path, settings: UpstreamSettings
+                     ) -> ConfineRequest | None:
+    """Check the kernel can confine (refuse in one line if not) and what to deny."""
+    if options.no_confine:
+        if options.net is not None:
+            raise KgateError("--net limits a confined agent; it cannot go with --no-confine",
+                             exit_code=ExitCode.USAGE)
+        return None
+    from kgate.agent.confine import ConfineRequest, NetPolicy, require
+    from kgate.upstream_config import default_kubeconfig_paths
+
+    net = NetPolicy.parse(options.net)
+    abi = require()
+    paths = [settings.source, *default_kubeconfig_paths()]
+    if options.kubeconfig is not None:
+        paths.append(options.kubeconfig)
+    if settings.token_file is not None:
+        paths.append(settings.token_file)
+    return ConfineRequest(abi=abi, kgate_home=home, net=net,
+                          kubeconfigs=tuple(str(p) for p in paths))
+
+
+def print_summary(session_id: str, counts: dict[str, int], code: int, *,
+                  confined: bool = True) -> None:
     """One rich line on stderr: what the session did, and how to see it."""
     from rich.console import Console
     from rich.markup import escape
@@ -57,6 +92,7 @@ def print_summary(session_id: str, counts: dict[str, int], code: int) -> None:
                        ("errors", "red")):
         n = counts.get(key, 0)
         parts.append(f"[{style}]{n} {key}[/]" if n else f"{n} {key}")
+    parts.append("confined" if confined else "[yellow]not confined (--no-confine)[/]")
     console.print(f"[bold]kgate[/]: session {escape(session_id)} ended (agent exit {code}) — "
                   + ", ".join(parts), soft_wrap=True)
     console.print(f"[dim]see it with: kgate sessions show {escape(session_id)}[/]",
@@ -64,8 +100,9 @@ def print_summary(session_id: str, counts: dict[str, int], code: int) -> None:
 
 
 _VALUED = {"--grant": "grant", "--policy": "policy", "--context": "context",
-           "--kubeconfig": "kubeconfig"}
-_FLAGS = {"--kill-on-expiry": "kill_on_expiry", "--quiet": "quiet", "-q": "quiet"}
+           "--kubeconfig": "kubeconfig", "--net": "net"}
+_FLAGS = {"--kill-on-expiry": "kill_on_expiry", "--quiet": "quiet", "-q": "quiet",
+          "--no-confine": "no_confine"}
 
 
 def parse_fast(argv: list[str]) -> ExecOptions | None:

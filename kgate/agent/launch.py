@@ -36,6 +36,8 @@ class LaunchSpec:
     grant_id: str | None = None
     policy: str | None = None
     agent_pid: int | None = None
+    #: False when the agent runs with ``--no-confine`` (for the session log).
+    confined: bool = False
 
     def __repr__(self) -> str:  # never print the token
         return f"LaunchSpec(session_id={self.session_id!r}, grant_id={self.grant_id!r})"
@@ -52,6 +54,7 @@ class LaunchSpec:
         for required in ("session_id", "token", "home", "ca_pem"):
             if not isinstance(fields[required], str):
                 raise ValueError(f"launch spec: {required} is missing")
+        fields["confined"] = fields["confined"] is True
         return cls(**fields)
 
 

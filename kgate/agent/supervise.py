@@ -29,13 +29,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgate.agent.environment import agent_environment
 from kgate.agent.launch import LaunchSpec, write_all
 from kgate.errors import ExitCode, KgateError, UnavailableError
 from kgate.kubeconfig import write_kubeconfig
 from kgate.proxy.session import new_session_id
+
+if TYPE_CHECKING:
+    from kgate.agent.confine import ConfineRequest
 
 #: How long the child may take to stop and report before it is killed.
 STOP_TIMEOUT = 10.0
@@ -56,6 +59,8 @@ class ExecPlan:
     policy: Path | None = None
     namespace: str | None = None
     kill_on_expiry: bool = False
+    #: How to confine the agent (None: ``--no-confine``).
+    confine: ConfineRequest | None = None
 
 
 @dataclass
@@ -157,6 +162,7 @@ class _Session:
         self.counts: dict[str, int] = {}
         self.ready = False
         self.terminal: _Terminal | None = None
+        self.proxy_port = 0
 
     # -- start -----------------------------------------------------------------------------
 
@@ -166,6 +172,7 @@ class _Session:
         token = secrets.token_urlsafe(32)
         ca_pem = loopback_ca(plan.home)
         sock = _listen()
+        self.proxy_port = sock.getsockname()[1]
         try:
             self.agent_dir = Path(tempfile.mkdtemp(prefix=f"kgate-{self.session_id}-"))
             kubeconfig = write_kubeconfig(
@@ -178,7 +185,7 @@ class _Session:
                 if plan.upstream_kubeconfig else None,
                 context=plan.context, grant_id=plan.grant_id,
                 policy=str(plan.policy) if plan.policy else None,
-                agent_dir=str(self.agent_dir))
+                agent_dir=str(self.agent_dir), confined=plan.confine is not None)
             launch_r, self.launch_w = os.pipe()
             self.status_r, status_w = os.pipe()
             try:
@@ -198,11 +205,21 @@ class _Session:
 
     def start_agent(self, kubeconfig: Path) -> None:
         env = agent_environment(os.environ, kubeconfig=kubeconfig, session_id=self.session_id)
+        confiner = None
+        if self.plan.confine is not None:   # Landlock, applied in the child before exec
+            from kgate.agent.confine import confiner_for
+            assert self.agent_dir is not None
+            confiner = confiner_for(self.plan.confine, agent_dir=self.agent_dir,
+                                    proxy_port=self.proxy_port, env=env)
         try:
             # Its own process group, handed the terminal like a shell's foreground job: Ctrl-C
             # reaches the agent's whole tree once, and a signal sent to kgate is forwarded to
             # that group (a shell waiting on kubectl would otherwise never see it).
-            self.agent = subprocess.Popen(list(self.plan.command), env=env, process_group=0)
+            self.agent = subprocess.Popen(list(self.plan.command), env=env, process_group=0,
+                                          preexec_fn=confiner)
+        except subprocess.SubprocessError:   # only the confiner raises in the child
+            raise KgateError("could not confine the agent (see the line above)",
+                             hint="pass --no-confine to run it unconfined") from None
         except FileNotFoundError:
             raise KgateError(f"command not found: {self.plan.command[0]}",
                              hint="give the agent's command after --, e.g. "
@@ -210,7 +227,12 @@ class _Session:
                              exit_code=ExitCode.USAGE) from None
         except PermissionError:
             raise KgateError(f"cannot run {self.plan.command[0]}: permission denied",
-                             exit_code=ExitCode.USAGE) from None
+                             hint="a confined agent runs programs only from system "
+                                  "directories, $HOME and the working directory"
+                             if confiner else None, exit_code=ExitCode.USAGE) from None
+        finally:
+            if confiner is not None:
+                confiner.close()
         self.terminal = _Terminal.hand_to(self.agent.pid)
 
     # -- status messages from the child ----------------------------------------------------

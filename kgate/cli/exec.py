@@ -32,8 +32,9 @@ Examples:
     help="Run CMD with a kubeconfig that reaches the cluster only through a kgate proxy.\n\n"
          "CMD gets KUBECONFIG (a 0600 file in a private temp dir, removed afterwards) and "
          "KGATE_SESSION; kgate removes your own cluster and cloud credentials from its "
-         "environment. kgate exits with CMD's exit code and prints a session summary to "
-         "stderr.\n" + _EXAMPLES,
+         "environment and, on Linux, confines it with Landlock so it cannot read them from "
+         "disk either (see docs/confinement.md). kgate exits with CMD's exit code and prints "
+         "a session summary to stderr.\n" + _EXAMPLES,
 )
 def exec_command(
     command: Annotated[list[str], typer.Argument(
@@ -52,10 +53,19 @@ def exec_command(
     ] = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No summary on stderr.")] = False,
+    no_confine: Annotated[bool, typer.Option(
+        "--no-confine", help="Do not confine CMD with Landlock: it can then read your "
+                             "kubeconfig, cloud credentials and kgate's state (recorded in "
+                             "the session log).")] = False,
+    net: Annotated[str | None, typer.Option(
+        "--net", metavar="proxy-only|ports:443,…",
+        help="Limit the TCP ports CMD may connect to: only the kgate proxy (proxy-only), or "
+             "it and the listed ports (default: no limit).")] = None,
 ) -> None:
     from kgate.agent.command import ExecOptions, execute
 
     code = execute(ExecOptions(command=command, grant=grant, policy=policy,
                                kill_on_expiry=kill_on_expiry, context=context,
-                               kubeconfig=kubeconfig, quiet=quiet))
+                               kubeconfig=kubeconfig, quiet=quiet, no_confine=no_confine,
+                               net=net))
     raise typer.Exit(code)
