@@ -202,9 +202,42 @@ def check_kubectl(opts: DoctorOptions) -> Check:
     return Check("kubectl", "ok", f"{found}{note}: {version}")
 
 
+def check_confinement(opts: DoctorOptions) -> Check:
+    """Can ``kgate exec`` confine the agent here, and with what (docs/confinement.md)."""
+    from kgate.agent import confine
+    from kgate.agent.landlock import KNOWN_ABI, abi_version
+
+    reason = confine.unavailable_reason()
+    if reason is not None:
+        return Check("confinement", "fail", f"{reason}: kgate exec refuses to start an agent "
+                     "unless --no-confine, and an unconfined agent can read your credentials",
+                     "run agents on Linux ≥ 6.12 with Landlock enabled (lsm=…,landlock)")
+    abi = abi_version()
+    allows = (f"Landlock ABI {abi}{' (used as ' + str(KNOWN_ABI) + ')' if abi > KNOWN_ABI else ''}"
+              ": the agent reads system directories, reads and writes its working directory, "
+              "a private temp dir and $HOME minus "
+              f"{len(confine.CREDENTIALS)} credential locations and $KGATE_HOME; it cannot "
+              "signal or ptrace kgate, nor reach abstract UNIX sockets outside its sandbox; "
+              "--net limits its TCP connects")
+    env = os.environ
+    runtime = env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+    to_hide = [p for p in (runtime, *confine.dbus_sockets(env)) if os.path.exists(p)]
+    if not to_hide:
+        return Check("confinement", "ok", allows + "; no session bus found to hide")
+    from kgate.agent.mountns import available
+    if not available():
+        return Check("confinement", "fail", f"{allows}; but user namespaces are disabled, so "
+                     f"kgate cannot hide {', '.join(to_hide)} (Landlock does not govern connect "
+                     "on a pathname socket: the D-Bus session bus opens the keyring) and kgate "
+                     "exec refuses to start", "allow unprivileged user namespaces (sysctl "
+                     "kernel.apparmor_restrict_unprivileged_userns=0) or pass --no-confine")
+    return Check("confinement", "ok", f"{allows}; {', '.join(to_hide)} hidden in a private "
+                 "mount namespace")
+
+
 CHECKS: tuple[Callable[[DoctorOptions], Check], ...] = (
     check_home, check_config, check_identity, check_token_store, check_cluster, check_policy,
-    check_ca, check_kubectl,
+    check_ca, check_kubectl, check_confinement,
 )
 
 

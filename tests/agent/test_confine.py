@@ -63,13 +63,15 @@ class World:
     upstream_port: int
     kubectl: str
     markers: dict[str, str]
+    #: The session bus stand-in, where DBUS_SESSION_BUS_ADDRESS says.
     bus: Path
-    other_bus: Path
+    #: Another socket in $XDG_RUNTIME_DIR (where keyring and gpg agents listen).
+    runtime_socket: Path
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
         env.update(KGATE_HOME=str(self.kgate_home), HOME=str(self.home), PYTHONUNBUFFERED="1",
-                   XDG_RUNTIME_DIR=str(self.bus.parent),
+                   XDG_RUNTIME_DIR=str(self.runtime_socket.parent),
                    DBUS_SESSION_BUS_ADDRESS=f"unix:path={self.bus}",
                    # a secret in kgate's own environment: /proc/<kgate>/environ must stay shut
                    AWS_SECRET_ACCESS_KEY=self.markers["environ"])
@@ -103,8 +105,8 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, kubectl_bin: str) -> I
     (kgate_home / "sessions" / "s-earlier.jsonl").write_text(markers["session-log"] + "\n")
     options = SandboxOptions(state_dir=tmp_path / "sandbox", seed="demo",
                              tokens={broker_token: BROKER_USER, ADMIN_TOKEN: ADMIN_USER})
-    bus = BusStandIn(tmp_path / "run-user" / "bus")
-    other_bus = BusStandIn(tmp_path / "elsewhere" / "bus")
+    bus = BusStandIn(tmp_path / "dbus" / "session-bus")
+    runtime_socket = BusStandIn(tmp_path / "run-user" / "keyring" / "control")
     try:
         with sandbox_in_thread(options) as sandbox:
             upstream = sandbox.write_kubeconfig(tmp_path / "user" / "config", token=broker_token)
@@ -113,10 +115,10 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, kubectl_bin: str) -> I
             port = int(sandbox.url.rsplit(":", 1)[1].split("/")[0])
             yield World(tmp=tmp_path, home=home, kgate_home=kgate_home, upstream=upstream,
                         upstream_port=port, kubectl=kubectl_bin, markers=markers,
-                        bus=bus.path, other_bus=other_bus.path)
+                        bus=bus.path, runtime_socket=runtime_socket.path)
     finally:
         bus.close()
-        other_bus.close()
+        runtime_socket.close()
 
 
 # (the pattern must not match this script's own command line, which quotes it)
@@ -212,7 +214,7 @@ def test_no_confine_lets_every_attempt_through(world: World) -> None:
 
 _PY_AGENT = r"""
 import json, os, signal, socket, sys
-paths, bus, other_bus, kgate_home = json.loads(sys.argv[1])
+paths, bus, runtime_socket, kgate_home = json.loads(sys.argv[1])
 ppid = os.getppid()
 proxy = [int(p) for p in os.listdir("/proc") if p.isdigit()
          and b"kgate.proxy.child\0--listen-fd" in open(f"/proc/{p}/cmdline", "rb").read()
@@ -228,11 +230,11 @@ for p in paths:
     attempt("open " + p, lambda p=p: open(p, "rb").read())
 attempt("listdir kgate home", lambda: os.listdir(kgate_home))
 attempt("environ of kgate", lambda: open(f"/proc/{ppid}/environ", "rb").read())
-attempt("fds of the proxy", lambda: [open(f"/proc/{proxy[0]}/fd/{n}", "rb").close()
-                                     for n in os.listdir(f"/proc/{proxy[0]}/fd")])
-attempt("kill proxy", lambda: (os.kill(proxy[0], signal.SIGSTOP), os.kill(proxy[0], signal.SIGCONT)))
+attempt("fds of the proxy", lambda: open(f"/proc/{proxy[0]}/fd/0", "rb").close())
+attempt("kill proxy", lambda: (os.kill(proxy[0], signal.SIGSTOP),
+                               os.kill(proxy[0], signal.SIGCONT)))
 attempt("kill kgate", lambda: os.kill(ppid, signal.SIGCONT))
-for name, path in (("bus", bus), ("other bus", other_bus)):
+for name, path in (("bus", bus), ("runtime dir socket", runtime_socket)):
     def connect(path=path):
         s = socket.socket(socket.AF_UNIX)
         s.connect(path)
@@ -249,7 +251,7 @@ def _python_agent(w: World) -> tuple[str, ...]:
              str(w.home / ".aws" / "credentials"), str(w.upstream),
              str(w.kgate_home / "sessions" / "s-earlier.jsonl")]
     return (PYTHON, "-c", _PY_AGENT,
-            json.dumps([paths, str(w.bus), str(w.other_bus), str(w.kgate_home)]))
+            json.dumps([paths, str(w.bus), str(w.runtime_socket), str(w.kgate_home)]))
 
 
 def test_python_agent_gets_errors_from_open_kill_and_connect(world: World) -> None:
@@ -267,7 +269,7 @@ def test_python_agent_gets_errors_from_open_kill_and_connect(world: World) -> No
         for name in ("environ of kgate", "fds of the proxy"):
             del out[name]
     for name, result in out.items():
-        if "bus" in name:   # hidden: the path leads nowhere
+        if "bus" in name or "socket" in name:   # hidden: the path leads nowhere
             assert result in ("FileNotFoundError", "ConnectionRefusedError",
                               "PermissionError"), (name, result)
         else:

@@ -58,7 +58,7 @@ def setup(tmp_path: Path, kubectl_bin: str) -> Iterator[Setup]:
     broker_token = "broker-" + secrets.token_urlsafe(16)
     options = SandboxOptions(state_dir=tmp_path / "sandbox", seed="demo",
                              tokens={broker_token: BROKER_USER, ADMIN_TOKEN: ADMIN_USER})
-    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "out").mkdir(parents=True)   # where a confined agent may write
     with sandbox_in_thread(options) as sandbox:
         upstream = sandbox.write_kubeconfig(tmp_path / "user" / "config", token=broker_token)
         yield Setup(upstream=upstream, broker_token=broker_token, home=tmp_path / "kgate-home",
@@ -125,7 +125,7 @@ def test_agent_environment_has_no_broker_credential(setup: Setup) -> None:
 
 
 def test_kubeconfig_is_gone_afterwards_and_its_token_dead(setup: Setup) -> None:
-    keep = setup.tmp / "kept-kubeconfig"
+    keep = setup.tmp / "home" / "out" / "kept-kubeconfig"
     proc = setup.run("sh", "-c", f'cp "$KUBECONFIG" {keep}; {setup.kubectl} get ns')
     assert proc.returncode == 0, proc.stderr
     assert not _leftover_kubeconfigs(_session_id(proc.stderr))
@@ -151,7 +151,7 @@ def _wait_for_file(path: Path, timeout: float = 30) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_to_kgate_leaves_nothing_behind(setup: Setup, signum: int) -> None:
-    marker = setup.tmp / "agent-started"
+    marker = setup.tmp / "home" / "out" / "agent-started"
     before = set(_proxy_children())
     proc = _start(setup, "sh", "-c", f'echo "$KGATE_SESSION" > {marker}; '
                                      f'{setup.kubectl} get pods -A -w')
@@ -167,7 +167,7 @@ def test_signal_to_kgate_leaves_nothing_behind(setup: Setup, signum: int) -> Non
 
 
 def test_agent_killed_leaves_nothing_behind(setup: Setup) -> None:
-    marker = setup.tmp / "agent-pid"
+    marker = setup.tmp / "home" / "out" / "agent-pid"
     before = set(_proxy_children())
     proc = _start(setup, "sh", "-c", f'echo "$$ $KGATE_SESSION" > {marker}; exec sleep 60')
     _wait_for_file(marker)
@@ -182,7 +182,7 @@ def test_agent_killed_leaves_nothing_behind(setup: Setup) -> None:
 
 
 def test_proxy_dying_mid_session_ends_the_agent_with_a_clear_error(setup: Setup) -> None:
-    marker = setup.tmp / "agent-started"
+    marker = setup.tmp / "home" / "out" / "agent-started"
     before = set(_proxy_children())
     proc = _start(setup, "sh", "-c", f'{setup.kubectl} get ns > /dev/null && touch {marker}; '
                                      "exec sleep 60")
