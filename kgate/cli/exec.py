@@ -55,8 +55,8 @@ def exec_command(
         "--quiet", "-q", help="No summary on stderr.")] = False,
     no_confine: Annotated[bool, typer.Option(
         "--no-confine", help="Do not confine CMD with Landlock: it can then read your "
-                             "kubeconfig, cloud credentials and kgate's state (recorded in "
-                             "the session log).")] = False,
+                             "kubeconfig, cloud credentials and kgate's state (the session "
+                             "summary says so).")] = False,
     net: Annotated[str | None, typer.Option(
         "--net", metavar="proxy-only|ports:443,…",
         help="Limit the TCP ports CMD may connect to: only the kgate proxy (proxy-only), or "
