@@ -36,7 +36,7 @@ def _wait_file(path: Path, proc: subprocess.Popen[bytes], timeout: float = 30) -
         time.sleep(0.01)
 
 
-_IMPORTS = ("import kgate.errors, time; t = time.perf_counter(); "
+_IMPORTS = ("import kgate.agent.supervise, time; t = time.perf_counter(); "
             "import kgate.agent.confine, kgate.agent.landlock, kgate.agent.mountns; "
             "print(time.perf_counter() - t)")
 

@@ -25,10 +25,9 @@ ruleset in the ``kgate exec`` process, so the forked child only has to call two 
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +115,27 @@ class Plan:
 
 
 def _real(path: str | Path) -> str:
-    return os.path.realpath(os.path.expanduser(str(path)))
+    """The resolved path; ``realpath`` (an ``lstat`` per component) only where something on
+    the way exists, since a path whose parent does not exist cannot lead through a link."""
+    path = os.path.abspath(os.path.expanduser(str(path)))
+    if os.path.lexists(path) or os.path.lexists(os.path.dirname(path)):
+        return os.path.realpath(path)
+    return path
+
+
+def _child_real(path: str) -> str:
+    """An entry of an already resolved directory: resolved only if it is a symlink."""
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    """``path`` and each directory above it, up to ``/``."""
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
 
 
 def _under(path: str, root: str) -> bool:
@@ -127,7 +146,8 @@ def _under(path: str, root: str) -> bool:
 def credential_paths(home: str, env: Mapping[str, str], kgate_home: str,
                      kubeconfigs: Iterable[str | Path] = ()) -> list[str]:
     """Every path the agent must not read, resolved (whether it exists or not)."""
-    out = [_real(os.path.join(home, rel)) for rel in CREDENTIALS]
+    real_home = _real(home)
+    out = [_real(os.path.join(real_home, rel)) for rel in CREDENTIALS]
     out += [_real(p) for p in SYSTEM_CREDENTIALS if os.path.lexists(p)]
     out.append(_real(kgate_home))
     paths = [p for p in env.get("KUBECONFIG", "").split(os.pathsep) if p]
@@ -141,23 +161,24 @@ def credential_paths(home: str, env: Mapping[str, str], kgate_home: str,
 
 def expand(roots: Sequence[Rule], denied: Sequence[str], carved: Sequence[str],
            listdir: Callable[[str], list[str]] = os.listdir,
-           realpath: Callable[[str], str] = os.path.realpath) -> list[Rule]:
+           realpath: Callable[[str], str] = _child_real) -> list[Rule]:
     """Allow-list rules for ``roots`` minus ``denied`` (never readable) and ``carved``
     (not allowed as part of a parent, but an explicit root inside one is fine).
 
     A root beneath a denied path is dropped; a root containing a denied or carved path is
     replaced by its entries, recursively, so the hole is never covered by a rule.
     """
-    holes = [*denied, *carved]
+    denied_set, carved_set = set(denied), set(carved)
+    # every directory strictly above a hole: such a directory is expanded, never allowed
+    above_holes = {a for h in (*denied, *carved) for a in list(_ancestors(h))[1:]}
     out: list[Rule] = []
 
     def visit(path: str, access: int, ancestors: frozenset[str]) -> None:
-        if any(_under(path, d) for d in denied):
+        if any(a in denied_set for a in _ancestors(path)):
             return
-        if path in ancestors or path in carved:   # a symlink back up, or the temp dir
+        if path in ancestors or path in carved_set:   # a symlink back up, or the temp dir
             return
-        inner = [h for h in holes if h != path and _under(h, path)]
-        if not inner:
+        if path not in above_holes:
             out.append(Rule(path, access))
             return
         try:
@@ -227,6 +248,7 @@ def plan(*, home: str, cwd: str, agent_dir: str, kgate_home: str, env: Mapping[s
 def unavailable_reason(abi: int | None = None) -> str | None:
     """Why ``kgate exec`` cannot confine here, or None if it can."""
     if sys.platform != "linux":
+        import platform
         return (f"kgate cannot confine an agent on {platform.system()} yet (Linux Landlock "
                 "only; macOS's Seatbelt is the planned path)")
     from kgate.agent.landlock import abi_version

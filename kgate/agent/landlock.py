@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
+import sys
 from dataclasses import dataclass
 
 # System call numbers: the same on every architecture (they were added after the tables merged).
@@ -125,7 +125,7 @@ def _check(result: int, what: str) -> int:
 
 def abi_version() -> int:
     """The kernel's Landlock ABI: 0 if it has none (not Linux, too old, or disabled at boot)."""
-    if platform.system() != "Linux":
+    if sys.platform != "linux":
         return 0
     libc = _syscall()
     result = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0),
