@@ -52,6 +52,16 @@ CREDENTIALS: tuple[str, ...] = (
     ".local/share/python_keyring",    # keyrings.alt's file backends
     ".config/kgate", ".local/state/kgate",   # kgate's own state (also $KGATE_HOME)
 )
+#: Entries of ``$HOME`` that run code in *your* later, unconfined sessions (shell start-up, the
+#: PATH, git's hooks and pager, autostart, ssh): readable but not writable, so an agent cannot
+#: plant something there that reads the credentials once it has exited.
+READ_ONLY: tuple[str, ...] = (
+    ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc",
+    ".zshenv", ".zprofile", ".zlogin", ".config/fish", ".inputrc", ".ssh", ".gnupg",
+    ".local/bin", "bin", ".gitconfig", ".config/git", ".config/autostart", ".config/systemd",
+    ".config/environment.d", ".pam_environment", ".xprofile", ".xsessionrc", ".envrc",
+    ".config/direnv", ".npmrc", ".pypirc", ".netrc", ".config/pip", ".pip",
+)
 #: Credential locations outside ``$HOME``, denied when they exist (cluster nodes, pods).
 SYSTEM_CREDENTIALS: tuple[str, ...] = (
     "/etc/kubernetes", "/etc/rancher", "/var/lib/rancher", "/var/lib/kubelet",
@@ -233,7 +243,10 @@ def plan(*, home: str, cwd: str, agent_dir: str, kgate_home: str, env: Mapping[s
     real_home = _real(home)
     roots += [Rule(real_home, ll.FS_ALL), Rule(real_cwd, ll.FS_ALL),
               Rule(_real(agent_dir), ll.FS_ALL)]
-    rules = expand(roots, denied, carved, listdir=listdir)
+    read_only = [p for p in (_real(os.path.join(real_home, rel)) for rel in READ_ONLY)
+                 if not any(a in denied for a in _ancestors(p))]
+    rules = expand(roots, denied, [*carved, *read_only], listdir=listdir)
+    rules += [Rule(p, ll.FS_READ) for p in read_only if exists(p)]
     if any(r.path == real_home for r in rules):
         raise AssertionError("$HOME itself must never be allowed")  # pragma: no cover
     uid = os.getuid() if hasattr(os, "getuid") else 0
@@ -332,8 +345,13 @@ def confiner_for(request: ConfineRequest, *, agent_dir: Path, proxy_port: int,
     tmp.mkdir(mode=0o700, exist_ok=True)
     env["TMPDIR"] = str(tmp)
     env["KUBECACHEDIR"] = str(agent_dir / "kube-cache")
-    confinement = plan(home=os.environ.get("HOME") or os.path.expanduser("~"),
-                       cwd=os.getcwd(), agent_dir=str(agent_dir),
-                       kgate_home=str(request.kgate_home), env=os.environ,
-                       kubeconfigs=request.kubeconfigs, net=request.net)
-    return Confiner(confinement, request.abi, proxy_port=proxy_port)
+    try:
+        confinement = plan(home=os.environ.get("HOME") or os.path.expanduser("~"),
+                           cwd=os.getcwd(), agent_dir=str(agent_dir),
+                           kgate_home=str(request.kgate_home), env=os.environ,
+                           kubeconfigs=request.kubeconfigs, net=request.net)
+        return Confiner(confinement, request.abi, proxy_port=proxy_port)
+    except OSError as err:   # fail closed, in one line
+        raise KgateError(f"cannot confine the agent: {err.strerror or err}",
+                         hint="pass --no-confine to run it unconfined (it can then read your "
+                              "cluster and cloud credentials)") from None

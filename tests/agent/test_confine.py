@@ -98,7 +98,8 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, kubectl_bin: str) -> I
                       (".aws/credentials", f"[default]\naws_secret_access_key = "
                                            f"{markers['aws']}\n"),
                       (".config/some-agent/settings.json", "{}"),
-                      ("notes.txt", "the agent's own file")):
+                      ("notes.txt", "the agent's own file"),
+                      (".bashrc", "# the user's shell start-up\n")):
         (home / rel).parent.mkdir(parents=True, exist_ok=True)
         (home / rel).write_text(text)
     (kgate_home / "sessions").mkdir(parents=True)
@@ -144,6 +145,7 @@ def _shell_agent(w: World) -> str:
         "dbus": bus,
         "stop-proxy": 'proxy=$(' + _FIND_PROXY + '); kill -STOP "$proxy" && kill -CONT "$proxy"',
         "signal-kgate": 'kill -0 "$PPID"',
+        "plant-in-bashrc": 'echo "cat ~/.kube/config > ~/notes.txt" >> ~/.bashrc',
         "own-files": "cat ~/notes.txt ~/.config/some-agent/settings.json >/dev/null && "
                      "echo x > ./.confine-probe && rm ./.confine-probe && "
                      'echo y > "$TMPDIR/t" && cat "$TMPDIR/t"',

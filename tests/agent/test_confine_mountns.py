@@ -15,6 +15,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_bus_and_runtime_dir_are_hidden_from_an_unprivileged_agent(public_dir: P
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:   # pragma: no cover - the agent-to-be
-        out: dict[str, object] = {}
+        result: dict[str, object] = {}
         try:
             if os.getuid() == 0:
                 os.setgroups([])
@@ -66,17 +67,17 @@ def test_bus_and_runtime_dir_are_hidden_from_an_unprivileged_agent(public_dir: P
                 os.setuid(65534)
                 import ctypes
                 ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)   # PR_SET_DUMPABLE: setuid cleared it
-            out["uid"] = os.getuid()
-            out["before"] = [_try_connect(runtime_sock), _try_connect(bus)]
-            out["namespaces"] = available()
+            result["uid"] = os.getuid()
+            result["before"] = [_try_connect(runtime_sock), _try_connect(bus)]
+            result["namespaces"] = available()
             hide([str(public_dir / "run-user")], [str(bus)])
             rs = ll.Ruleset(ll.Handled(fs=ll.fs_rights(ll.abi_version()),
                                        scoped=ll.scopes(ll.abi_version())))
             rs.restrict_self()
-            out["after"] = [_try_connect(runtime_sock), _try_connect(bus)]
+            result["after"] = [_try_connect(runtime_sock), _try_connect(bus)]
         except BaseException as err:  # noqa: BLE001
-            out["error"] = repr(err)
-        os.write(w, json.dumps(out).encode())
+            result["error"] = repr(err)
+        os.write(w, json.dumps(result).encode())
         os._exit(0)
     os.close(w)
     data = b""
@@ -86,7 +87,7 @@ def test_bus_and_runtime_dir_are_hidden_from_an_unprivileged_agent(public_dir: P
     os.waitpid(pid, 0)
     for s in servers:
         s.close()
-    out = json.loads(data)
+    out: dict[str, Any] = json.loads(data)
     assert "error" not in out, out
     assert out["uid"] != 0 and out["namespaces"] is True
     assert out["before"] == ["ok", "ok"]

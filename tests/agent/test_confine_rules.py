@@ -76,8 +76,10 @@ def test_roots_beneath_a_credential_are_dropped_and_symlinks_back_up_are_not_fol
 
 def test_plan_denies_credentials_kubeconfigs_and_kgate_home(tmp_path: os.PathLike[str]) -> None:
     home = os.path.join(tmp_path, "home")
-    for rel in (".kube", ".aws", ".config/gcloud", ".config/agent", "work", "state/kg"):
+    for rel in (".kube", ".aws", ".config/gcloud", ".config/agent", "work", "state/kg",
+                ".local/bin", ".local/lib"):
         os.makedirs(os.path.join(home, rel))
+    open(os.path.join(home, ".bashrc"), "w").close()
     upstream = os.path.join(home, "work", "cluster.kubeconfig")
     open(upstream, "w").close()
     agent_dir = os.path.join(tmp_path, "agent")
@@ -94,6 +96,11 @@ def test_plan_denies_credentials_kubeconfigs_and_kgate_home(tmp_path: os.PathLik
         assert path in p.denied
         assert not any(path == a or path.startswith(a + "/") for a in allowed), denied
     assert os.path.join(real_home, ".config", "agent") in allowed
+    access = {r.path: r.access for r in p.rules}
+    # what runs in the user's later, unconfined sessions is readable, not writable
+    for rel in (".bashrc", ".local/bin"):
+        assert access[os.path.join(real_home, rel)] == ll.FS_READ, rel
+    assert access[os.path.join(real_home, ".local", "lib")] == ll.FS_ALL
     assert os.path.realpath(agent_dir) in allowed and "/usr" in allowed
     assert real_home not in allowed and os.path.join(real_home, "work") not in allowed
     assert p.ports == () and p.hidden_sockets == ()   # the bus path does not exist here
@@ -177,7 +184,7 @@ def test_the_docs_print_every_credential_location() -> None:
     from pathlib import Path
     doc = (Path(__file__).resolve().parents[2] / "docs" / "confinement.md").read_text()
     text = " ".join(doc.split())
-    for rel in confine.CREDENTIALS:
+    for rel in (*confine.CREDENTIALS, *confine.READ_ONLY):
         assert f"`~/{rel}`" in text, rel
     for path in confine.SYSTEM_CREDENTIALS:
         assert f"`{path}`" in text, path

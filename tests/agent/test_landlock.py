@@ -6,6 +6,7 @@ back through its exit code and a pipe.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -146,8 +147,9 @@ def test_tcp_connect_only_to_allowed_ports() -> None:
         rs = _ruleset(abi, net=True)
         rs.allow_port(ok_port)
         rs.restrict_self()
-        return {p: _try(lambda p=p: socket.create_connection(("127.0.0.1", int(p)), 5).close())
-                for p in (str(ok_port), str(other_port))}
+        def connect(port: int) -> None:
+            socket.create_connection(("127.0.0.1", port), 5).close()
+        return {str(p): _try(functools.partial(connect, p)) for p in (ok_port, other_port)}
 
     try:
         assert _in_child(body) == {str(ok_port): "ok", str(other_port): "PermissionError"}
