@@ -6,4 +6,8 @@
   or the environment, which the agent can read), and the child's status messages back.
 * ``supervise``   — starting the proxy child and the agent, forwarding signals, and cleaning up
   on every way out.
+* ``confine``     — what a confined agent may touch (the allow-list, the credential locations it
+  may not read, ``--net``), decided before the agent starts (docs/confinement.md).
+* ``landlock``    — the kernel's Landlock interface through ``ctypes`` (rulesets, ABI levels).
+* ``mountns``     — hiding pathname sockets (the D-Bus session bus) that Landlock cannot govern.
 """
