@@ -1,5 +1,5 @@
-"""Allow ``python -m kgate`` (used by subprocess launches that must not depend on PATH)."""
+"""``python -m kgate`` — the same entry point as the ``kgate`` executable."""
 
-from kgate.cli import main
+from kgate.entry import main
 
 main()

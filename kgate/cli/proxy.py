@@ -19,7 +19,8 @@ from rich.markup import escape
 
 from kgate.cli.app import app, console_err
 from kgate.cli.serving import stop_signals
-from kgate.errors import ExitCode, KgateError
+from kgate.errors import ExitCode
+from kgate.grants.select import choose_grant
 
 if TYPE_CHECKING:
     from kgate.policy import Policy
@@ -38,37 +39,6 @@ _GRANT_HELP = ("Grant id (g-…) to run under: the agent reaches only what it co
                "ends. Default: the single active grant.")
 _NO_GRANT_HELP = ("Run unscoped (everything your credential allows), for trying kgate out. "
                   "Policy and masking still apply.")
-
-
-class NoUsableGrant(KgateError):
-    exit_code = ExitCode.USAGE
-
-
-def choose_grant(grant: str | None, no_grant: bool) -> str | None:
-    """The grant id to enforce: the one given, or the single active one; ``None`` = unscoped."""
-    if grant and no_grant:
-        raise NoUsableGrant("--grant and --no-grant contradict each other",
-                            hint="give one of them")
-    if no_grant:
-        return None
-    if grant:
-        return grant
-    from kgate.grants.store import SqliteGrantStore
-
-    store = SqliteGrantStore()
-    try:
-        active = [g for g in store.grants() if g.state == "active"]
-    finally:
-        store.close()
-    if len(active) == 1:
-        return active[0].id
-    if not active:
-        raise NoUsableGrant("no active grant to run under",
-                            hint="ask for one: kgate request --namespace NS --ttl 30m (or try "
-                                 "kgate unscoped with --no-grant)")
-    listed = "; ".join(f"{g.id} ({g.describe_scope()})" for g in active)
-    raise NoUsableGrant(f"several active grants: {listed}",
-                        hint=f"choose one with --grant, e.g. kgate proxy --grant {active[0].id}")
 
 
 @app.command("proxy", epilog="Example: kgate request --namespace payments --ttl 30m && "

@@ -68,6 +68,9 @@ class ProxyOptions:
     # The agent's process id when the caller starts the agent: recorded so that `kgate approve`
     # run from the agent's process tree is refused.
     agent_pid: int | None = None
+    #: A session the caller prepared (``kgate exec`` mints it before the agent starts and
+    #: writes the kubeconfig itself); None: a fresh one.
+    session: Session | None = None
     # Replacements for the masking engine (tests of the seam only); None = the engine.
     masker: ResponseMasker | None = None
     body_check: RequestBodyCheck | None = None
@@ -105,12 +108,11 @@ class RunningProxy:
     def grant_id(self) -> str | None:
         return self.pipeline.scope.grant_id
 
-    def write_kubeconfig(self, path: Path, namespace: str | None = None,
-                         token: str | None = None) -> Path:
-        """The agent's kubeconfig (0600): loopback URL, loopback CA, session token."""
+    def write_kubeconfig(self, path: Path, namespace: str | None = None) -> Path:
+        """The agent's kubeconfig (0600): loopback URL, loopback CA, this session's token."""
         ns = namespace if namespace is not None else self.pipeline.scope.default_namespace
         return write_kubeconfig(Path(path), server=self.url, ca_pem=self.ca_pem,
-                                token=token or self.session.token, namespace=ns)
+                                token=self.session.token, namespace=ns)
 
     async def stop(self) -> None:
         for undo in reversed(self._on_stop):
@@ -171,7 +173,7 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
     store: SqliteGrantStore | None = None
     if options.grant_id is not None:
         scope, store = _grant_scope(home, options.grant_id)
-    session = Session()
+    session = options.session or Session()
     pki = home / "pki"
     identity = issue_server_identity(pki)
     run_dir = pki / "runs" / session.id

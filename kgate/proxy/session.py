@@ -12,10 +12,11 @@ import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kgate.proxy.attributes import RequestAttributes
-from kgate.proxy.stages.body import BodyFacts
+if TYPE_CHECKING:   # annotations only: ``kgate exec`` imports this module on its fast path
+    from kgate.proxy.attributes import RequestAttributes
+    from kgate.proxy.stages.body import BodyFacts
 
 _exchange_ids = itertools.count(1)
 

@@ -71,7 +71,8 @@ def test_missing_or_wrong_token_is_401(proxied: Proxied, headers: dict[str, str]
 
 def test_wrong_token_through_kubectl(proxied: Proxied, kubectl: KubectlRunner,
                                      tmp_path: Path) -> None:
-    stolen = proxied.proxy.write_kubeconfig(tmp_path / "guess" / "config", token="guessed")
+    stolen = write_kubeconfig(tmp_path / "guess" / "config", server=proxied.proxy.url,
+                              ca_pem=proxied.proxy.ca_pem, token="guessed")
     proc = kubectl("get", "pods", kubeconfig=stolen, check=False)
     assert proc.returncode != 0 and "You must be logged in" in proc.stderr
     assert proxied.exchanges[-1].status == 401
