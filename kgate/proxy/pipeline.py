@@ -283,10 +283,11 @@ class Pipeline:
     async def _relay(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
                      path_qs: str) -> None:
         frames = self.masker.exec_frames(attrs) if attrs.is_exec_like else None
-        is_websocket = (hdr.get(down.headers, "upgrade") or "").lower() == "websocket"
-        if frames is not None and not is_websocket and attrs.subresource != "portforward":
-            raise Refusal(403, f"{attrs.subresource} over SPDY cannot be masked; use a kubectl "
-                               "that speaks WebSocket (1.30 or newer)", rule="mask-exec-output")
+        upgrade = (hdr.get(down.headers, "upgrade") or "").lower()
+        if frames is not None and upgrade not in ("websocket", "spdy/3.1"):
+            raise Refusal(403, f"{attrs.subresource} over {upgrade or 'an unknown protocol'} "
+                               "cannot be masked; use WebSocket or SPDY/3.1",
+                          rule="mask-exec-output")
         request = UpstreamRequest(method=down.method, path_qs=path_qs,
                                   headers=hdr.upgrade_request_headers(down.headers))
         try:

@@ -19,6 +19,7 @@ from kgate.proxy.engine import UpgradedStream
 from kgate.proxy.errors import Refusal
 from kgate.proxy.pipeline import Pipeline
 from kgate.proxy.relay import relay_raw, relay_websocket
+from kgate.proxy.spdy import ExecFilter
 from kgate.proxy.stages.masking import FrameMasker
 
 SHUTDOWN_TIMEOUT = 2.0
@@ -86,9 +87,11 @@ class AiohttpDownstream:
         if (hdr.get(self.headers, "upgrade") or "").lower() == "websocket":
             self.response, sent = await relay_websocket(self._request, upstream, frames)
         else:
+            spdy = ExecFilter(frames.feed, frames.flush) if frames is not None else None
             self.response, sent = await relay_raw(self._request, upstream, hdr.response_headers(
                 upstream.headers) + [("Connection", "Upgrade"),
-                                     ("Upgrade", hdr.get(upstream.headers, "upgrade") or "")])
+                                     ("Upgrade", hdr.get(upstream.headers, "upgrade") or "")],
+                spdy)
         return sent
 
 
