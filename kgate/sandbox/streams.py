@@ -292,8 +292,10 @@ class _Channels:
         """Feed channel 0 into the stdin queue until the client closes stdin or the socket."""
         try:
             async for msg in self.ws:
-                if msg.type == WSMsgType.BINARY and msg.data:
-                    channel, payload = msg.data[0], bytes(msg.data[1:])
+                if msg.type in (WSMsgType.BINARY, WSMsgType.TEXT) and msg.data:
+                    # The Python client sends str stdin as TEXT frames; kubelets take both.
+                    data = msg.data.encode() if isinstance(msg.data, str) else msg.data
+                    channel, payload = data[0], bytes(data[1:])
                     if channel == STDIN and payload:
                         await self.stdin_queue.put(payload)
                     elif channel == CLOSE and payload[:1] == bytes([STDIN]):
