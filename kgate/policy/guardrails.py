@@ -153,10 +153,11 @@ def _exec_output(f: Facts) -> Hit | None:
     a = f.attrs
     if not a.is_exec_like or a.subresource == "portforward":
         return None
-    if (f.header("upgrade") or "").strip().lower() == "websocket":
-        return None
-    return Hit(f"{a.subresource} over SPDY cannot be masked; use a kubectl that speaks "
-               "WebSocket (1.30 or newer)")
+    upgrade = (f.header("upgrade") or "").strip().lower()
+    if not upgrade or upgrade in ("websocket", "spdy/3.1"):
+        return None   # no upgrade: answered like any request; these two are masked per frame
+    return Hit(f"{a.subresource} over {upgrade} cannot be masked; use a client that speaks "
+               "WebSocket or SPDY/3.1")
 
 
 def _placeholder_writes(f: Facts) -> Hit | None:
@@ -195,8 +196,9 @@ GUARDRAILS: tuple[Guardrail, ...] = (
     Guardrail("mask-nonresource", "non-resource paths other than discovery, OpenAPI, version "
               "and health are refused: their replies cannot be masked", False, _nonresource,
               as_rule=False),
-    Guardrail("mask-exec-output", "exec/attach over SPDY are refused: their output cannot be "
-              "masked", False, _exec_output, as_rule=False),
+    Guardrail("mask-exec-output", "exec/attach over an upgrade other than WebSocket or "
+              "SPDY/3.1 are refused: their output cannot be masked", False, _exec_output,
+              as_rule=False),
     Guardrail("no-placeholder-writes", "bodies that write a masked placeholder back are "
               "refused (422)", False, _placeholder_writes, as_rule=False),
     Guardrail("no-secret-copy", "JSON patches whose copy/move/test read a field other than "

@@ -329,7 +329,7 @@ class Pipeline:
 
     async def _relay(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
                      path_qs: str) -> None:
-        # exec/attach over SPDY never gets here: policy's mask-exec-output refused it.
+        # exec/attach over anything but WebSocket or SPDY/3.1 never gets here (mask-exec-output).
         frames = self.masker.exec_frames(attrs) if attrs.is_exec_like else None
         request = UpstreamRequest(method=down.method, path_qs=path_qs,
                                   headers=hdr.upgrade_request_headers(down.headers))

@@ -5,7 +5,8 @@ relayed message by message so the mask seam sees exec/attach output per channel:
 binary message is the channel (0 stdin, 1 stdout, 2 stderr, 3 error, 4 resize, 255 close); the
 ``base64.*`` protocols send the channel as an ASCII digit and base64 text. The agent side is
 aiohttp's WebSocket server; the upstream side is a raw TLS stream spoken with the small RFC 6455
-client codec below. SPDY/3.1 is relayed as raw bytes in both directions.
+client codec below. SPDY/3.1 is relayed as raw bytes (port-forward) or, for exec/attach,
+through ``spdy.ExecFilter`` so stdout/stderr are masked as on the WebSocket path.
 Either side closing closes the other.
 """
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from kgate.proxy.engine import UpgradedStream
+from kgate.proxy.spdy import ExecFilter, SpdyError
 from kgate.proxy.stages.audit import StreamRecorder
 from kgate.proxy.stages.masking import FrameMasker
 
@@ -254,8 +256,14 @@ class _RawFeed:
 
 
 async def relay_raw(request: web.BaseRequest, upstream: UpgradedStream,
-                    reply_headers: list[tuple[str, str]]) -> tuple[web.StreamResponse, int]:
-    """Answer 101 with upstream's headers and copy bytes both ways until one side closes."""
+                    reply_headers: list[tuple[str, str]], spdy: ExecFilter | None = None
+                    ) -> tuple[web.StreamResponse, int]:
+    """Answer 101 with upstream's headers and copy bytes both ways until one side closes.
+
+    With ``spdy`` (exec/attach from a SPDY-only kubectl) every byte goes through the SPDY
+    filter: stdout/stderr masked, held output flushed when upstream is quiet, and a frame the
+    filter cannot follow cuts both connections.
+    """
     response = web.StreamResponse(status=101)
     for key, value in reply_headers:
         response.headers.add(key, value)
@@ -269,16 +277,37 @@ async def relay_raw(request: web.BaseRequest, upstream: UpgradedStream,
 
     async def agent_to_upstream() -> None:
         while chunk := await reader.read(_CHUNK):
-            await upstream.write(chunk)
+            await upstream.write(spdy.from_client(chunk) if spdy is not None else chunk)
 
-    async def upstream_to_agent() -> None:
+    async def down(chunk: bytes) -> None:
         nonlocal sent
-        while chunk := await upstream.read(_CHUNK):
+        if chunk:
             sent += len(chunk)
             transport.write(chunk)
             await protocol._drain_helper()  # aiohttp's flow control for the server transport
 
-    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+    async def upstream_to_agent() -> None:
+        pending: asyncio.Future[bytes] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(upstream.read(_CHUNK))
+                if spdy is not None and not pending.done():
+                    done, _ = await asyncio.wait({pending}, timeout=IDLE_FLUSH)
+                    if not done:
+                        await down(spdy.flush())
+                chunk = await pending
+                pending = None
+                if not chunk:
+                    break
+                await down(spdy.from_server(chunk) if spdy is not None else chunk)
+            if spdy is not None:
+                await down(spdy.flush())
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, SpdyError):
         await _first_done(agent_to_upstream(), upstream_to_agent())
     upstream.close()
     protocol.force_close()

@@ -20,6 +20,7 @@ from kgate.proxy.engine import UpgradedStream
 from kgate.proxy.errors import Refusal
 from kgate.proxy.pipeline import Pipeline
 from kgate.proxy.relay import relay_raw, relay_websocket
+from kgate.proxy.spdy import ExecFilter
 from kgate.proxy.stages.audit import StreamRecorder
 from kgate.proxy.stages.masking import FrameMasker
 from kgate.proxy.watchdog import SessionWatchdog
@@ -129,9 +130,11 @@ class AiohttpDownstream:
             self.response, sent = await relay_websocket(self._request, upstream, frames,
                                                         recorder)
         else:
+            spdy = ExecFilter(frames.feed, frames.flush) if frames is not None else None
             self.response, sent = await relay_raw(self._request, upstream, hdr.response_headers(
                 upstream.headers) + [("Connection", "Upgrade"),
-                                     ("Upgrade", hdr.get(upstream.headers, "upgrade") or "")])
+                                     ("Upgrade", hdr.get(upstream.headers, "upgrade") or "")],
+                spdy)
         return sent
 
 

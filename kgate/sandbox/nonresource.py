@@ -43,6 +43,9 @@ def serve_fixed_path(request: web.Request, registry: Registry) -> web.StreamResp
         group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
         doc = discovery.resource_list(registry, group, version)
         return json_response(doc) if doc else not_found_path()
+    if path == "/openapi/v2":
+        body, media = openapi.v2_document(request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": media})
     if path == "/openapi/v3":
         return web.Response(body=openapi.v3_root_bytes(registry), content_type=JSON)
     if path.startswith("/openapi/v3/"):

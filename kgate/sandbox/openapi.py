@@ -10,7 +10,10 @@ What kubectl 1.32 does with OpenAPI (measured against this server with ``-v=8``)
 * client-side ``apply`` computes its strategic merge patch from the v3 schema only if the PATCH
   operation advertises ``application/strategic-merge-patch+json``; we leave it out, so kubectl
   uses the schemas compiled into it for built-in kinds.
-* ``/openapi/v2`` is answered 404; kubectl treats that as "no v2 schema" where it is optional.
+* ``/openapi/v2``: kubectl 1.27 and 1.28 fetch it for ``apply`` as gnostic protobuf
+  (``application/com.github.proto-openapi.spec.v2@v1.0+protobuf``) and fail without it. It is
+  answered with a minimal valid document (``swagger``, ``info``, empty ``paths`` and
+  ``definitions``) in protobuf or JSON, as asked; kubectl then uses its compiled-in schemas.
 
 So each group/version document has one PATCH operation per resource, with its GVK and the query
 parameters, and no schemas.
@@ -88,3 +91,25 @@ def v3_root_bytes(registry: Registry) -> bytes:
         key = gv_path(gv.group, gv.version)
         paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
     return orjson.dumps({"paths": paths})
+
+
+_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+_V2_TITLE, _V2_VERSION = b"Kubernetes", b"v1.32.0-kgate-sandbox"
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (payloads here are short: one-byte lengths)."""
+    assert len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+def v2_document(accept: str) -> tuple[bytes, str]:
+    """``/openapi/v2`` in the form asked for: gnostic ``openapi_v2.Document`` protobuf
+    (swagger=1, info=2 {title=1, version=2}, paths=8, definitions=9) or JSON."""
+    if "protobuf" in accept:
+        info = _field(1, _V2_TITLE) + _field(2, _V2_VERSION)
+        body = _field(1, b"2.0") + _field(2, info) + _field(8, b"") + _field(9, b"")
+        return body, _V2_PROTOBUF
+    return orjson.dumps({"swagger": "2.0", "info": {"title": _V2_TITLE.decode(),
+                                                    "version": _V2_VERSION.decode()},
+                         "paths": {}, "definitions": {}}), "application/json"

@@ -17,8 +17,9 @@ Pod data conventions (seed data and controllers follow them):
 Logs are chunked ``text/plain``, flushed per line, never buffered whole; a follow ends when the
 pod is deleted (``get_pod()`` polled every 0.2 s) or the client goes away. exec/attach speak the
 WebSocket channel protocol (``v5.channel.k8s.io``, or ``v4``): byte 0 of each binary message is
-the channel (0 stdin, 1 stdout, 2 stderr, 3 error Status, 4 resize, 255 close). kubectl's SPDY
-fallback and port-forward get a non-101 ``Status`` refusal that kubectl prints.
+the channel (0 stdin, 1 stdout, 2 stderr, 3 error Status, 4 resize, 255 close) — or, for kubectl
+1.29 and older, SPDY/3.1 with one stream per channel (``spdyexec``). Port-forward gets a non-101
+``Status`` refusal that kubectl prints.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from kgate.sandbox import podshell
+from kgate.sandbox import podshell, spdyexec
 from kgate.sandbox.podshell import Input, Lookup, Process, find_container
 from kgate.status import status_bytes
 
@@ -250,9 +251,14 @@ def _choose_protocol(request: web.Request) -> str | None:
 
 
 def _exec_refusal(request: web.Request, verb: str) -> _Refusal | None:
+    if spdyexec.wants_spdy(request):
+        if spdyexec.offered_protocol(request) is None:
+            return _Refusal(400, f"{verb} over SPDY needs X-Stream-Protocol-Version: "
+                                 f"{', '.join(spdyexec.PROTOCOLS)}")
+        return None
     if not _wants_websocket(request):
         return _Refusal(400, f"the kgate sandbox serves {verb} over WebSocket "
-                             f"({', '.join(CHANNEL_PROTOCOLS)}) only; SPDY is not supported")
+                             f"({', '.join(CHANNEL_PROTOCOLS)}) or SPDY/3.1 only")
     if _choose_protocol(request) is None:
         return _Refusal(400, f"{verb} needs a WebSocket subprotocol of: "
                              f"{', '.join(CHANNEL_PROTOCOLS)}")
@@ -286,8 +292,10 @@ class _Channels:
         """Feed channel 0 into the stdin queue until the client closes stdin or the socket."""
         try:
             async for msg in self.ws:
-                if msg.type == WSMsgType.BINARY and msg.data:
-                    channel, payload = msg.data[0], bytes(msg.data[1:])
+                if msg.type in (WSMsgType.BINARY, WSMsgType.TEXT) and msg.data:
+                    # The Python client sends str stdin as TEXT frames; kubelets take both.
+                    data = msg.data.encode() if isinstance(msg.data, str) else msg.data
+                    channel, payload = data[0], bytes(data[1:])
                     if channel == STDIN and payload:
                         await self.stdin_queue.put(payload)
                     elif channel == CLOSE and payload[:1] == bytes([STDIN]):
@@ -312,7 +320,10 @@ class _Channels:
             await self.ws.close()
 
 
-async def _open_channels(request: web.Request) -> _Channels:
+async def _open_channels(request: web.Request) -> _Channels | spdyexec.SpdyChannels:
+    if spdyexec.wants_spdy(request):
+        return await spdyexec.SpdyChannels.open(
+            request, spdyexec.offered_protocol(request) or spdyexec.PROTOCOLS[0])
     protocol = _choose_protocol(request) or CHANNEL_PROTOCOLS[0]
     ws = web.WebSocketResponse(protocols=(protocol,), autoping=True, heartbeat=None,
                                max_msg_size=16 * 1024 * 1024)

@@ -150,11 +150,13 @@ def test_near_misses_are_allowed(method: str, path: str, body: Any) -> None:
     assert evaluate(guardrails_only(), _facts(method, path, body=body)).action == "allow"
 
 
-def test_exec_over_spdy_refused_websocket_not() -> None:
+def test_exec_over_an_unknown_upgrade_refused_websocket_and_spdy_not() -> None:
     attrs = parse_request("POST", "/api/v1/namespaces/a/pods/p/exec", "command=sh")
+    other = Facts(attrs, headers=(("Upgrade", "h2c"),))
     spdy = Facts(attrs, headers=(("Upgrade", "SPDY/3.1"),))
     ws = Facts(attrs, headers=(("Upgrade", "websocket"),))
-    assert evaluate(guardrails_only(), spdy).rule == "mask-exec-output"
+    assert evaluate(guardrails_only(), other).rule == "mask-exec-output"
+    assert evaluate(guardrails_only(), spdy).action == "allow"   # masked frame by frame
     assert evaluate(guardrails_only(), ws).action == "allow"
     pf = Facts(parse_request("POST", "/api/v1/namespaces/a/pods/p/portforward"),
                headers=(("Upgrade", "SPDY/3.1"),))

@@ -215,7 +215,7 @@ def test_unmaskable_reply_is_502_and_never_passed(proxied: Proxied, kubectl: Kub
         thread.stop()
 
 
-def test_spdy_exec_is_refused_when_output_must_be_masked(masked: tuple[Path, Proxied]) -> None:
+def test_exec_over_an_unknown_upgrade_is_refused(masked: tuple[Path, Proxied]) -> None:
     kc, proxied = masked
     agent = load_upstream(kc)
     assert agent.ca_pem is not None
@@ -224,9 +224,9 @@ def test_spdy_exec_is_refused_when_output_must_be_masked(masked: tuple[Path, Pro
     conn = http.client.HTTPSConnection(host, port, timeout=10, context=trust)
     conn.request("POST", "/api/v1/namespaces/default/pods/talker/exec?command=ls&stdout=true",
                  headers={"Authorization": f"Bearer {agent.token}",
-                          "Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+                          "Connection": "Upgrade", "Upgrade": "mystery/1",
                           "X-Stream-Protocol-Version": "v4.channel.k8s.io"})
     resp = conn.getresponse()
     body = json.loads(resp.read())
     conn.close()
-    assert resp.status == 403 and "over SPDY cannot be masked" in body["message"]
+    assert resp.status == 403 and "over mystery/1 cannot be masked" in body["message"]
