@@ -21,6 +21,7 @@ from kgate.cli import sessions as _sessions  # noqa: E402,F401  isort: skip
 from kgate.cli import login as _login  # noqa: E402,F401  isort: skip
 from kgate.cli import exec as _exec  # noqa: E402,F401  isort: skip
 from kgate.cli import doctor as _doctor  # noqa: E402,F401  isort: skip
+from kgate.cli import demo as _demo  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 

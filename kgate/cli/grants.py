@@ -227,10 +227,24 @@ def _terminal_prompt(question: str) -> str | None:
         return None
 
 
+def _max_auth_age() -> float:
+    """The policy's ``approvals.maxAuthAge``: how recent a sign-in an approval needs (OIDC)."""
+    from kgate.policy import load_policy
+    return load_policy(None).approvals_max_auth_age
+
+
+def _show_login_url(url: str, opened: bool) -> None:
+    console_err.print("This decision needs a fresh sign-in"
+                      + (" (a browser window opened)" if opened else "") + f": {url}",
+                      soft_wrap=True)
+
+
 def _decide(item_id: str, action: str, why: str | None, yes: bool) -> None:
     source = source_for(item_id, None)
     requester = source.requester_of(item_id)
-    decider = current_identity()
+    # A fresh sign-in can only be asked of a person at a terminal; elsewhere it is refused.
+    decider = current_identity(max_auth_age=_max_auth_age(),
+                               show_url=_show_login_url if sys.stdin.isatty() else None)
     authorize(item_id, requester, decider, load_rules(), action="approve" if action == "approve"
               else "deny", home=None, yes=yes, prompt=_terminal_prompt)
     result = (source.approve if action == "approve" else source.deny)(item_id, str(decider), why)
