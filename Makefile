@@ -5,7 +5,7 @@ bootstrap:
 	@bash scripts/bootstrap.sh
 
 demo: bootstrap
-	.venv/bin/kgate sandbox --seed demo
+	.venv/bin/kgate demo
 
 lint: bootstrap
 	.venv/bin/ruff check kgate tests bench
