@@ -156,11 +156,15 @@ async def _server_version(settings: object) -> str:
 
 
 def check_policy(opts: DoctorOptions) -> Check:
-    import importlib.util
-    if importlib.util.find_spec("kgate.policy") is None:
-        return Check("policy", "warn", "this kgate has no policy engine yet: only the built-in "
-                     "guardrails apply", "")
-    return Check("policy", "warn", "policy check not wired yet", "")
+    from kgate.policy import PolicyInvalid, load_policy
+    try:
+        policy = load_policy(opts.policy, opts.home)
+    except PolicyInvalid as err:
+        return Check("policy", "fail", err.message,
+                     "kgate policy check shows every problem with file:line")
+    disabled = ", ".join(sorted(policy.builtins_disabled)) or "none"
+    return Check("policy", "ok", f"{policy.source}: {len(policy.rules)} rules, built-in "
+                 f"guardrails disabled: {disabled}")
 
 
 def check_ca(opts: DoctorOptions) -> Check:

@@ -58,3 +58,15 @@ def test_unreachable_cluster_and_open_home_fail_with_fixes(tmp_path: Path,
     missing = _doctor(home, "--kubeconfig", str(tmp_path / "nope"), "--json")
     assert missing.returncode == 1 and _by_name(missing)["cluster"]["status"] == "fail"
     assert "Traceback" not in proc.stderr + missing.stderr
+
+
+def test_a_broken_policy_fails_with_its_place(tmp_path: Path, sandbox_kubeconfig: Path) -> None:
+    home = tmp_path / "kgate-home"
+    home.mkdir(mode=0o700)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: kgate.dev/v1\nkind: Policy\nrulez: []\n")
+    proc = _doctor(home, "--kubeconfig", str(sandbox_kubeconfig), "--policy", str(bad),
+                   "--json")
+    policy = _by_name(proc)["policy"]
+    assert proc.returncode == 1 and policy["status"] == "fail"
+    assert "bad.yaml:3" in policy["detail"]
