@@ -7,6 +7,7 @@ with real kubectl 1.32 as (part of) the agent. The broker's credential is a sand
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -224,3 +225,30 @@ def test_usage_errors_and_help_come_from_typer(setup: Setup) -> None:
                            capture_output=True, text=True, env=setup.env(COLUMNS="120"),
                            timeout=60)
     assert shown.returncode == 0 and "kgate exec -- kubectl get pods" in shown.stdout
+
+
+def test_exec_under_a_real_grant_reaches_only_what_it_covers(setup: Setup) -> None:
+    policy = setup.tmp / "policy.yaml"
+    policy.write_text("apiVersion: kgate.dev/v1\nkind: Policy\nallowSelfApproval: true\n"
+                      'approvers: ["local:*"]\n')
+    env = setup.env(KGATE_POLICY=str(policy))
+
+    def kgate(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kgate", *args], capture_output=True,
+                              text=True, env=env, timeout=60, check=False)
+
+    asked = kgate("request", "--kubeconfig", str(setup.upstream), "--namespace",
+                  "prod-payments", "--ttl", "10m", "--json")
+    assert asked.returncode == 0, asked.stderr
+    grant = json.loads(asked.stdout)["id"]
+    assert kgate("approve", grant, "--yes").returncode == 0
+    k = setup.kubectl
+    proc = subprocess.run(
+        [sys.executable, "-m", "kgate", "exec", "--grant", grant, "--kubeconfig",
+         str(setup.upstream), "--", "sh", "-c",
+         f"{k} get pods -n prod-payments && {k} get pods -n dev; echo rc=$?"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+        cwd=setup.tmp / "home")
+    assert proc.returncode == 0, proc.stderr
+    assert "payments-worker" in proc.stdout and "rc=1" in proc.stdout
+    assert f"grant {grant}" in proc.stderr and "dev" in proc.stderr
