@@ -18,7 +18,7 @@ app = typer.Typer(
     help="kgate — a local credential broker between an AI agent and Kubernetes.\n\n"
     + EXIT_CODES_HELP,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 

@@ -22,7 +22,7 @@ from kgate.errors import ExitCode, UnavailableError
 from kgate.grants.approval import authorize
 from kgate.grants.discovery import AGGREGATED_ACCEPT, Catalog, fetch_catalog
 from kgate.grants.durations import format_duration
-from kgate.grants.identity import current_identity
+from kgate.grants.identity import Identity, current_identity
 from kgate.grants.inbox import source_for, sources
 from kgate.grants.model import Grant, GrantState, rfc3339
 from kgate.grants.request import GrantRequest, build_grant, split_list
@@ -227,10 +227,18 @@ def _terminal_prompt(question: str) -> str | None:
         return None
 
 
-def _max_auth_age() -> float:
-    """The policy's ``approvals.maxAuthAge``: how recent a sign-in an approval needs (OIDC)."""
+def _decider() -> Identity:
+    """Who decides: ``local:<os user>``, or with an issuer configured the signed-in person, whose
+    sign-in must be within the policy's ``approvals.maxAuthAge`` (step-up). A fresh sign-in can
+    only be asked of a person at a terminal; elsewhere an old one is refused."""
+    from kgate.auth.settings import load_oidc_settings
+    from kgate.config import kgate_home
+
+    if load_oidc_settings(kgate_home()) is None:
+        return current_identity()
     from kgate.policy import load_policy
-    return load_policy(None).approvals_max_auth_age
+    return current_identity(max_auth_age=load_policy(None).approvals_max_auth_age,
+                            show_url=_show_login_url if sys.stdin.isatty() else None)
 
 
 def _show_login_url(url: str, opened: bool) -> None:
@@ -242,9 +250,7 @@ def _show_login_url(url: str, opened: bool) -> None:
 def _decide(item_id: str, action: str, why: str | None, yes: bool) -> None:
     source = source_for(item_id, None)
     requester = source.requester_of(item_id)
-    # A fresh sign-in can only be asked of a person at a terminal; elsewhere it is refused.
-    decider = current_identity(max_auth_age=_max_auth_age(),
-                               show_url=_show_login_url if sys.stdin.isatty() else None)
+    decider = _decider()
     authorize(item_id, requester, decider, load_rules(), action="approve" if action == "approve"
               else "deny", home=None, yes=yes, prompt=_terminal_prompt)
     result = (source.approve if action == "approve" else source.deny)(item_id, str(decider), why)
