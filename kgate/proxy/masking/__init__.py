@@ -27,13 +27,36 @@ Pure functions of their inputs (no sockets, clocks or files); the proxy's mask s
 Anything that cannot be parsed raises ``MaskingError``: the proxy answers 502, never the bytes.
 """
 
-from .masker import Masker, MaskResult
-from .placeholders import PLACEHOLDER_RE, PREFIX, MaskingError, is_placeholder
-from .settings import DETECTOR_NAMES, MaskingSettings
-from .streams import FrameMasker, LineMasker, WatchMasker
+from typing import TYPE_CHECKING, Any
 
-#: What ``Masker.text_stream``/``watch_stream`` return: ``feed(bytes) -> bytes``, ``close()``.
-ChunkMasker = LineMasker | WatchMasker
+if TYPE_CHECKING:
+    from .masker import Masker, MaskResult
+    from .placeholders import PLACEHOLDER_RE, PREFIX, MaskingError, is_placeholder
+    from .settings import DETECTOR_NAMES, MaskingSettings
+    from .streams import FrameMasker, LineMasker, WatchMasker
+
+    #: What ``Masker.text_stream``/``watch_stream`` return: ``feed(bytes) -> bytes``, ``close()``.
+    ChunkMasker = LineMasker | WatchMasker
+
+# Imported on first use (PEP 562): the policy loader needs only ``MaskingSettings``, and
+# ``kgate exec`` validates the policy before the agent starts, so importing the whole engine
+# (msgspec, the Aho-Corasick automata) there would delay every agent.
+_WHERE = {"Masker": "masker", "MaskResult": "masker", "PLACEHOLDER_RE": "placeholders",
+          "PREFIX": "placeholders", "MaskingError": "placeholders",
+          "is_placeholder": "placeholders", "DETECTOR_NAMES": "settings",
+          "MaskingSettings": "settings", "FrameMasker": "streams", "LineMasker": "streams",
+          "WatchMasker": "streams"}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+    if name == "ChunkMasker":
+        streams = importlib.import_module(".streams", __name__)
+        return streams.LineMasker | streams.WatchMasker
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DETECTOR_NAMES",
