@@ -241,7 +241,7 @@ async def relay_websocket(request: web.BaseRequest, upstream: UpgradedStream,
 
 # ---------------------------------------------------------------- SPDY and other raw upgrades
 
-class _RawFeed:
+class RawFeed:
     """A payload parser for aiohttp's server protocol that hands over raw bytes."""
 
     def __init__(self, reader: asyncio.StreamReader) -> None:
@@ -272,7 +272,7 @@ async def relay_raw(request: web.BaseRequest, upstream: UpgradedStream,
     assert protocol is not None and transport is not None
     reader = asyncio.StreamReader(limit=_CHUNK * 4)
     reader.set_transport(transport)
-    protocol.set_parser(_RawFeed(reader))  # type: ignore[arg-type]
+    protocol.set_parser(RawFeed(reader))  # type: ignore[arg-type]
     sent = 0
 
     async def agent_to_upstream() -> None:

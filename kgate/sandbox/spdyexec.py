@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from kgate.proxy.relay import RawFeed
 from kgate.proxy.spdy import (
     CHANNELS,
     DICTIONARY,
@@ -48,18 +49,15 @@ def offered_protocol(request: web.Request) -> str | None:
     return next((p for p in PROTOCOLS if p in offered), None)
 
 
-class _Feed:
-    """Hands aiohttp's raw bytes after the 101 to a stream reader."""
-
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self.reader = reader
-
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self.reader.feed_data(data)
-        return False, b""
-
-    def feed_eof(self) -> None:
-        self.reader.feed_eof()
+def exit_status(exit_code: int, argv: list[str]) -> dict[str, Any]:
+    """The ``Status`` a kubelet sends on the error channel when the command ends."""
+    if exit_code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {"metadata": {}, "status": "Failure",
+            "message": f"command terminated with non-zero exit code: error executing "
+                       f"command {argv}, exit code {exit_code}",
+            "reason": "NonZeroExitCode",
+            "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]}}
 
 
 class SpdyChannels:
@@ -88,7 +86,7 @@ class SpdyChannels:
         assert transport is not None and proto is not None
         reader = asyncio.StreamReader(limit=1 << 20)
         reader.set_transport(transport)
-        proto.set_parser(_Feed(reader))  # type: ignore[arg-type]
+        proto.set_parser(RawFeed(reader))  # type: ignore[arg-type]
         q = request.query
         tty = q.get("tty", "false").lower() in ("true", "1")
         expected = {ERROR}
@@ -166,14 +164,7 @@ class SpdyChannels:
         await self.send(STDERR, data)
 
     async def finish(self, exit_code: int, argv: list[str]) -> None:
-        if exit_code == 0:
-            body: dict[str, Any] = {"metadata": {}, "status": "Success"}
-        else:
-            body = {"metadata": {}, "status": "Failure",
-                    "message": f"command terminated with non-zero exit code: error executing "
-                               f"command {argv}, exit code {exit_code}",
-                    "reason": "NonZeroExitCode",
-                    "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]}}
+        body = exit_status(exit_code, argv)
         error = await self._stream_for(ERROR)
         for channel in (STDOUT, STDERR):
             stream = self._streams.get(channel)

@@ -307,14 +307,7 @@ class _Channels:
             self.closed.set()
 
     async def finish(self, exit_code: int, argv: list[str]) -> None:
-        if exit_code == 0:
-            body: dict[str, Any] = {"metadata": {}, "status": "Success"}
-        else:
-            body = {"metadata": {}, "status": "Failure",
-                    "message": f"command terminated with non-zero exit code: error executing "
-                               f"command {argv}, exit code {exit_code}",
-                    "reason": "NonZeroExitCode",
-                    "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]}}
+        body = spdyexec.exit_status(exit_code, argv)
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.send_bytes(bytes([ERROR]) + orjson.dumps(body))
             await self.ws.close()
