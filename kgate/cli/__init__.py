@@ -13,15 +13,15 @@ from kgate.cli.app import app, report_error
 from kgate.errors import ExitCode, KgateError
 
 # Command modules register themselves on ``app`` when imported.
-from kgate.cli import sandbox as _sandbox  # noqa: E402,F401  isort: skip
-from kgate.cli import proxy as _proxy  # noqa: E402,F401  isort: skip
-from kgate.cli import policy as _policy  # noqa: E402,F401  isort: skip
-from kgate.cli import grants as _grants  # noqa: E402,F401  isort: skip
-from kgate.cli import sessions as _sessions  # noqa: E402,F401  isort: skip
-from kgate.cli import login as _login  # noqa: E402,F401  isort: skip
-from kgate.cli import exec as _exec  # noqa: E402,F401  isort: skip
-from kgate.cli import doctor as _doctor  # noqa: E402,F401  isort: skip
 from kgate.cli import demo as _demo  # noqa: E402,F401  isort: skip
+from kgate.cli import login as _login  # noqa: E402,F401  isort: skip
+from kgate.cli import grants as _grants  # noqa: E402,F401  isort: skip
+from kgate.cli import exec as _exec  # noqa: E402,F401  isort: skip
+from kgate.cli import proxy as _proxy  # noqa: E402,F401  isort: skip
+from kgate.cli import sessions as _sessions  # noqa: E402,F401  isort: skip
+from kgate.cli import policy as _policy  # noqa: E402,F401  isort: skip
+from kgate.cli import doctor as _doctor  # noqa: E402,F401  isort: skip
+from kgate.cli import sandbox as _sandbox  # noqa: E402,F401  isort: skip
 
 __all__ = ["app", "main"]
 

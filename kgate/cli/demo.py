@@ -15,10 +15,11 @@ def demo_command(
         "--keep", help="Keep the demo's private KGATE_HOME (session log, grants) afterwards.")
     ] = False,
 ) -> None:
-    """Watch kgate work: a sandbox cluster, a grant, a scripted agent under kgate exec (reads
-    a Secret, tails a log, tries to delete a namespace, deletes a pod that a human approves),
-    then the session log and its verification. Takes about half a minute; cleans up after
-    itself.
+    """Watch a whole kgate session, narrated: no cluster or identity provider needed.
+
+    A sandbox cluster, a grant, a scripted agent under kgate exec (reads a Secret, tails a log,
+    tries to delete a namespace, deletes a pod that a human approves), then the session log and
+    its verification. Takes about ten seconds; cleans up after itself.
 
     Example: kgate demo
     """
