@@ -4,11 +4,14 @@ hold back only what they must, and stay bounded."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kgate.proxy.masking import PLACEHOLDER_RE, Masker, MaskingError, MaskingSettings
 from kgate.proxy.masking.streams import LineMasker
@@ -310,3 +313,11 @@ def test_a_short_pinned_value_alone_without_newline_is_masked() -> None:
     frames = masker.exec_stream()
     out = frames.feed(b"\x01abcd") + frames.flush()
     assert b"abcd" not in b"".join(out)
+
+
+@given(st.text(alphabet="AKIa0=/.~-_+ \"':@x\n", max_size=60))
+def test_last_word_scan_agrees_with_the_anchored_pattern(text: str) -> None:
+    """The backward scan that replaced a quadratic ``search`` finds the same last word."""
+    from kgate.proxy.masking.streams import _last_word_start
+    found = re.search(r"[A-Za-z0-9_+/.~-]{6,}={0,2}\Z", text)
+    assert _last_word_start(text) == (found.start() if found else None)

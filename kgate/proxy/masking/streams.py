@@ -41,8 +41,11 @@ _PEMISH = re.compile(
     r"|(?:Proc-Type|DEK-Info|Comment):[^\n]*)[ \t]*\r?\n?$"
 )
 
-# The last word of a cut stream: masked if it looks like the start of a credential.
-_LAST_WORD = re.compile(r"[A-Za-z0-9_+/.~-]{6,}={0,2}\Z")
+# The last word of a cut stream (6+ of these, then up to two "="): masked if it looks like the
+# start of a credential.
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+/.~-")
+#: How far before the last quote a sensitive key may start (a quoted value cut by the stream).
+_KEY_WINDOW = 256
 _CUT_CANDIDATE = re.compile(
     r"(?=[^\d]*\d)(?=[^A-Za-z]*[A-Za-z])"        # letters and digits mixed
     r"|gh[pousr]_|github_pat_|gl[a-z]{2,4}-|xox[a-z]-|xapp-|[sr]k_(?:live|test)_|AKIA|ASIA|eyJ")
@@ -261,13 +264,19 @@ class LineMasker:
         known = self._scan.known
         if known:
             end = min(end, known.partial_suffix(full))
-        word = _LAST_WORD.search(full)
-        if word is not None and _CUT_CANDIDATE.match(word.group()):
-            end = min(end, word.start())
-        url = _URL_CUT.search(full)
+        # Each search starts where its match must begin (the last word, the last "://", the
+        # last quote): a plain search for a pattern anchored at the end would retry every
+        # position of a long line (quadratic on 64 KiB of word characters).
+        word = _last_word_start(full)
+        if word is not None and _CUT_CANDIDATE.match(full, word):
+            end = min(end, word)
+        scheme = full.rfind("://")
+        url = _URL_CUT.search(full, scheme) if scheme >= 0 else None
         if url is not None:
             end = min(end, url.start("value"))
-        quoted = _QUOTED_CUT.search(full)
+        quote = max(full.rfind('"'), full.rfind("'"))
+        quoted = (_QUOTED_CUT.search(full, max(0, quote - _KEY_WINDOW)) if quote >= 0
+                  else None)
         if quoted is not None and key_is_sensitive(quoted.group("key")):
             end = min(end, quoted.start("value"))
         end = max(end, lo)
@@ -277,6 +286,18 @@ class LineMasker:
         head, n = (self._mask_short(full, lo, end) if end < _SHORT_TEXT
                    else self._scan.mask(full[:end], lo, end))
         return head + _placeholder(self._scan, full[end:]), n + 1
+
+
+def _last_word_start(text: str) -> int | None:
+    """Start of the last word (``[A-Za-z0-9_+/.~-]{6,}={0,2}`` at the very end), scanning back
+    from the end: linear in the word's length."""
+    stop = len(text)
+    while stop > 0 and len(text) - stop < 2 and text[stop - 1] == "=":
+        stop -= 1
+    start = stop
+    while start > 0 and text[start - 1] in _WORD_CHARS:
+        start -= 1
+    return start if stop - start >= 6 else None
 
 
 class WatchMasker:
