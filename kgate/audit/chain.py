@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -88,3 +89,18 @@ def peek_kind(line: bytes) -> bytes | None:
     start = at + len(KIND_KEY)
     end = line.find(b'"', start, start + 48)
     return line[start:end] if end > 0 else None
+
+
+def whole_lines(path: Path, offset: int = 0) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """Each whole line of a log from ``offset`` on, with its record parsed (``{}`` when a line
+    is not a JSON object); a torn last line (no newline yet) is left for later."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        for line in f:
+            if not line.endswith(b"\n"):
+                return
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                record = {}
+            yield line, record if isinstance(record, dict) else {}

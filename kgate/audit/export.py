@@ -19,23 +19,16 @@ from typing import Any
 
 import orjson
 
+from kgate.audit import chain
 from kgate.status import REASONS
 
 _NAMESPACE = uuid.UUID("6f1d3c59-7a8e-4c1b-9a43-2f7c1d2b9e10")
 
 
 def records(path: Path) -> Iterator[dict[str, Any]]:
-    """Every whole record of a log, parsed (a torn last line is skipped)."""
-    with open(path, "rb") as f:
-        for line in f:
-            if not line.endswith(b"\n"):
-                return
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                yield record
+    """Every whole record of a log, parsed (a torn last line, or one that is not a JSON object,
+    is skipped)."""
+    return (record for _, record in chain.whole_lines(path) if record)
 
 
 def follow(path: Path, poll: float = 0.2) -> Iterator[dict[str, Any]]:

@@ -12,13 +12,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from kgate import db
 from kgate.audit import chain
@@ -137,7 +134,7 @@ class SessionIndex:
         requests: list[tuple[Any, ...]] = []
         start: dict[str, Any] | None = None
         ended: float | None = None
-        for line, record in _whole_lines(path, offset):
+        for line, record in chain.whole_lines(path, offset):
             offset += len(line)
             head = chain.line_hash(line)
             seq += 1
@@ -178,20 +175,6 @@ class SessionIndex:
                 self.conn.execute("UPDATE audit_sessions SET sealed_head = coalesce("
                                   "sealed_head, ?), sealed_records = coalesce(sealed_records, ?)"
                                   " WHERE id = ?", (head, seq, session_id))
-
-
-def _whole_lines(path: Path, offset: int) -> Iterator[tuple[bytes, dict[str, Any]]]:
-    """Parsed whole lines from ``offset`` on (a torn last line is left for later)."""
-    with open(path, "rb") as f:
-        f.seek(offset)
-        for line in f:
-            if not line.endswith(b"\n"):
-                return
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                record = {}
-            yield line, record if isinstance(record, dict) else {}
 
 
 def _request_row(session_id: str, r: dict[str, Any]) -> tuple[Any, ...]:
