@@ -11,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 echo "bootstrap: installing kgate and test dependencies" >&2
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,fast]' 2>&1 \
   | grep -v "^WARNING: Location" || true
 
 # kubectl 1.32: the Google Cloud CLI dispatcher ships kubectl.1.32 beside itself; otherwise take the
