@@ -6,10 +6,12 @@ implements ``Upstream``. The pipeline and its stages see only these protocols an
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from kgate.proxy.credentials import UpstreamAuth
 from kgate.proxy.headers import Headers
 from kgate.proxy.stages.masking import FrameMasker
 
@@ -67,6 +69,13 @@ class Upstream(Protocol):
 
     async def open_upgrade(self, request: UpstreamRequest) -> UpgradedStream: ...
 
+    @property
+    def auth(self) -> UpstreamAuth | None:
+        """The broker's credential (tests of OIDC refresh look at it)."""
+        ...
+
+    async def close(self) -> None: ...
+
 
 class Downstream(Protocol):
     """The agent's side of one exchange."""
@@ -106,3 +115,17 @@ class Downstream(Protocol):
         """Relay an upgraded connection until either side closes; return bytes sent down.
         ``recorder`` (exec/attach over WebSocket) gets the frames as the agent saw them."""
         ...
+
+
+class Listener(Protocol):
+    """The agent-facing server of one proxy run (one per engine)."""
+
+    @property
+    def port(self) -> int: ...
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0,
+                    sock: socket.socket | None = None) -> str:
+        """Start listening; return the server URL (``https://127.0.0.1:PORT``)."""
+        ...
+
+    async def stop(self) -> None: ...

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import shutil
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from kgate.kubeconfig import write_kubeconfig
 from kgate.pki import issue_server_identity
 from kgate.policy import Policy, load_policy
 from kgate.proxy.credentials import KubeconfigAuth, UpstreamAuth
+from kgate.proxy.engine import Listener, Upstream
 from kgate.proxy.grantwatch import watch_grant
 from kgate.proxy.masking import MaskingSettings
 from kgate.proxy.pipeline import Pipeline
@@ -83,6 +86,8 @@ class ProxyOptions:
     log_notify: Callable[[str], None] | None = None
     # Whose credential goes upstream: the kubeconfig's, or the user's OIDC ID token.
     upstream_auth: str = "kubeconfig"
+    #: The I/O engine: "lean" (asyncio Protocols on httptools) or "aiohttp" (the first engine).
+    engine: str = field(default_factory=lambda: os.environ.get("KGATE_ENGINE", "aiohttp"))
 
 
 @dataclass
@@ -93,8 +98,8 @@ class RunningProxy:
     ca_pem: bytes
     session: Session
     pipeline: Pipeline
-    server: ProxyServer
-    upstream: UpstreamClient
+    server: Listener
+    upstream: Upstream
     watchdog: SessionWatchdog = field(default_factory=SessionWatchdog)
     # The grant watch, while one runs: it ends (returns) when the grant is over.
     grant_watch: asyncio.Task[None] | None = None
@@ -183,7 +188,7 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
         shutil.rmtree(run_dir, ignore_errors=True)  # the key now lives only in memory
     policy = options.policy if options.policy is not None else load_policy(None, home)
     auth = await asyncio.to_thread(upstream_auth, options.upstream_auth, options.upstream, home)
-    upstream = UpstreamClient(options.upstream, auth=auth)
+    upstream = _upstream_client(options.engine, options.upstream, auth)
     # One key per session: equal values, equal masks.
     engine = EngineMasker(options.masking or policy.masking)
     holds = HoldGate(HoldStore(home), policy.hold_timeout, policy.hold_replay_window,
@@ -194,7 +199,7 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
         scope=scope, policy=PolicyStage(policy), audit=_audit(options, home, session, policy),
         holds=holds)
     watchdog = SessionWatchdog()
-    server = ProxyServer(pipeline, ssl_context, watchdog)
+    server = _proxy_server(options.engine, pipeline, ssl_context, watchdog)
     url = await server.start(port=options.port, sock=options.sock)
     running = RunningProxy(url=url, ca_pem=identity.ca_pem, session=session, pipeline=pipeline,
                            server=server, upstream=upstream, watchdog=watchdog)
@@ -208,6 +213,21 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
         running._on_stop.append(agents.close)
         running._on_stop.append(lambda: agents.end(session.id))
     return running
+
+
+def _upstream_client(engine: str, settings: UpstreamSettings, auth: UpstreamAuth) -> Upstream:
+    if engine == "lean":
+        from kgate.proxy.lean.client import LeanUpstream
+        return LeanUpstream(settings, auth=auth)
+    return UpstreamClient(settings, auth=auth)
+
+
+def _proxy_server(engine: str, pipeline: Pipeline, ssl_context: ssl.SSLContext,
+                  watchdog: SessionWatchdog) -> Listener:
+    if engine == "lean":
+        from kgate.proxy.lean.server import LeanServer
+        return LeanServer(pipeline, ssl_context, watchdog)
+    return ProxyServer(pipeline, ssl_context, watchdog)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
