@@ -1,4 +1,4 @@
-"""Kubeconfig files: writing the ones kgate hands out (and, later, reading the user's).
+"""Kubeconfig files kgate hands out (reading the user's is `upstream_config.py`).
 
 A generated kubeconfig is the only thing an agent gets. It names a loopback server, trusts the
 loopback CA by value (never ``insecure-skip-tls-verify``) and carries a token that is worthless

@@ -53,10 +53,3 @@ def status_bytes(code: int, message: str, *, reason: str | None = None,
     return orjson.dumps(status(code, message, reason=reason, details=details))
 
 
-def success_status(details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The ``Status`` kube-apiserver returns for e.g. a successful deletecollection."""
-    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                            "status": "Success"}
-    if details:
-        body["details"] = details
-    return body

@@ -59,11 +59,6 @@ class UpstreamSettings:
         parts = urlsplit(self.server)
         return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
-    @property
-    def has_credential(self) -> bool:
-        return bool(self.token or self.token_file or self.exec or self.client_cert_pem)
-
-
 def default_kubeconfig_paths() -> list[Path]:
     """``$KUBECONFIG`` (a path list) or ``~/.kube/config``."""
     env = os.environ.get("KUBECONFIG")

@@ -114,16 +114,6 @@ class Registry:
         gv = self.group_version(group, version)
         return gv.resources.get(resource) if gv else None
 
-    def by_kind(self, group: str, version: str, kind: str) -> ResourceType | None:
-        """The resource type whose objects have this ``apiVersion``/``kind``."""
-        gv = self.group_version(group, version)
-        if gv is None:
-            return None
-        for rt in gv.resources.values():
-            if rt.kind == kind:
-                return rt
-        return None
-
     def preferred(self, group: str, resource: str) -> ResourceType | None:
         """The type of ``resource`` in the group's preferred version."""
         for version in self.groups.get(group, []):

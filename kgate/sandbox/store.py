@@ -19,7 +19,7 @@ import datetime as dt
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -338,8 +338,3 @@ class Store:
             w.queue.put_nowait(None)
         self._watchers.clear()
 
-    def all_objects(self) -> Iterable[tuple[str, str, Obj]]:
-        """Every stored object as (group, resource, copy) — for tests and debugging."""
-        for (group, resource), bucket in self._objects.items():
-            for obj in bucket.values():
-                yield group, resource, copy.deepcopy(obj)
