@@ -15,7 +15,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from kgate.sandbox import protobuf
+from kgate import protojson as protobuf
 from kgate.sandbox.apierrors import ApiError, bad_request
 from kgate.status import status
 
