@@ -82,23 +82,27 @@ def _envelope(body: bytes, strict: bool) -> tuple[str, str, memoryview]:
     api_version = kind = ""
     raw: memoryview | None = None
     for number, wire, value in iter_fields(view[4:]):
+        if number not in (1, 2, 3, 4):
+            if strict:
+                raise ValueError(f"protobuf: envelope field {number} is not supported")
+            continue
         _expect(wire, LEN, "runtime.Unknown", number)
         if number == 1:
             for tnum, twire, tval in iter_fields(as_bytes(value)):
+                if tnum not in (1, 2):
+                    if strict:
+                        raise ValueError(f"protobuf: TypeMeta field {tnum} is not supported")
+                    continue
                 _expect(twire, LEN, "TypeMeta", tnum)
                 if tnum == 1:
                     api_version = as_str(tval)
-                elif tnum == 2:
+                else:
                     kind = as_str(tval)
-                elif strict:
-                    raise ValueError(f"protobuf: TypeMeta field {tnum} is not supported")
         elif number == 2:
             raw = as_bytes(value)
         elif number == 3:
             if len(as_bytes(value)):
                 raise ValueError("protobuf: unsupported contentEncoding")
-        elif number != 4 and strict:
-            raise ValueError(f"protobuf: envelope field {number} is not supported")
     if raw is None:
         raise ValueError("protobuf: envelope carries no object")
     return api_version, kind, raw

@@ -22,8 +22,10 @@ import yaml
 from kgate.policy import parse_policy
 from kgate.sandbox.runner import ADMIN_TOKEN
 from tests.attacks.leaks import assert_no_leak, leaks
+from tests.attacks.rawhttp import raw_request
 from tests.fixtures.kube import KubectlRunner
 from tests.fixtures.proxy import Proxied, start_proxy_thread
+from tests.protowire import pb
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -190,12 +192,6 @@ def test_rollout_undo_restores_real_values(seeded: Path, proxied: Proxied,
     assert spec["containers"][0]["args"] == ["--db-password", ARG_PW]
 
 
-PROTOBUF_WRITE = ("kubectl 1.32 sends this create as protobuf; kgate judges protobuf bodies on "
-                  "their bytes and never restores placeholders in them (not done: needs a "
-                  "protobuf re-encoder in the proxy)")
-
-
-@pytest.mark.xfail(strict=True, reason=PROTOBUF_WRITE)
 def test_create_job_from_cronjob_restores_real_values(seeded: Path, proxied: Proxied,
                                                       kubectl: KubectlRunner) -> None:
     proc = _agent(kubectl, proxied, "create", "job", "manual", "--from=cronjob/nightly")
@@ -205,7 +201,6 @@ def test_create_job_from_cronjob_restores_real_values(seeded: Path, proxied: Pro
     assert job["metadata"]["annotations"]["backup/dsn"] == f"postgres://app:{PW}@db/x"
 
 
-@pytest.mark.xfail(strict=True, reason=PROTOBUF_WRITE)
 def test_debug_copy_to_restores_real_values(seeded: Path, proxied: Proxied,
                                             kubectl: KubectlRunner) -> None:
     proc = _agent(kubectl, proxied, "debug", "web-pod", "--copy-to=web-copy",
@@ -217,14 +212,43 @@ def test_debug_copy_to_restores_real_values(seeded: Path, proxied: Proxied,
     assert pod["spec"]["containers"][0]["args"] == ["--db-password", ARG_PW]
 
 
-def test_protobuf_write_back_is_refused_and_changes_nothing(
+def _post_protobuf(proxied: Proxied, namespace: str, body: bytes) -> tuple[int, str]:
+    """POST a protobuf Pod through the proxy, as kubectl's typed client would."""
+    reply = raw_request(proxied, "POST", f"/api/v1/namespaces/{namespace}/pods",
+                        [("Content-Type", "application/vnd.kubernetes.protobuf"),
+                         ("Accept", "application/json")], body)
+    head, _, text = reply.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), text.decode("utf-8", "replace")
+
+
+def test_protobuf_write_backs_outside_their_slot_are_refused(
         seeded: Path, proxied: Proxied, kubectl: KubectlRunner) -> None:
-    """What the two commands above get today: a 422 naming kgate, and the cluster untouched."""
-    proc = _agent(kubectl, proxied, "create", "job", "manual2", "--from=cronjob/nightly",
-                  ok=False)
-    assert proc.returncode != 0 and "masked placeholder" in proc.stderr
-    assert _store(proxied, "batch", "jobs", "manual2") is None
-    assert_no_leak(proc.stdout + proc.stderr, ALL)
+    """Hand-made protobuf Pods (kubectl's wire format) carrying a placeholder the agent read:
+    restored at its own slot; refused in an annotation, with a field the schema does not know,
+    or in another namespace — and then nothing reaches the cluster."""
+    kubectl("create", "namespace", "other", kubeconfig=seeded)
+    shown = orjson.loads(_agent(kubectl, proxied, "get", "pod", "web-pod", "-o", "json").stdout)
+    ph = _env(shown, "spec")["DB_PASSWORD"]
+    assert PLACEHOLDER.match(ph)
+    status, text = _post_protobuf(proxied, "default", pb.pod("pb-ok", "default",
+                                                             {"DB_PASSWORD": ph}))
+    assert status == 201, text
+    assert _env(_store(proxied, "", "pods", "pb-ok"), "spec")["DB_PASSWORD"] == PW
+    assert_no_leak(text, ALL)
+    attacks = {
+        "pb-annot": ("default", pb.pod("pb-annot", "default", {"MODE": "x"},
+                                       annotations={"stolen": ph})),
+        "pb-unknown": ("default", pb.pod("pb-unknown", "default", {"DB_PASSWORD": ph},
+                                         spec_extra=pb.vi(99, 1))),
+        "pb-other-ns": ("other", pb.pod("pb-other-ns", "other", {"DB_PASSWORD": ph})),
+    }
+    for name, (namespace, body) in attacks.items():
+        status, text = _post_protobuf(proxied, namespace, body)
+        assert status == 422 and "masked placeholder" in text, (name, status, text)
+        assert_no_leak(text, ALL, where=name)
+        stored = proxied.sandbox.run(
+            lambda ns=namespace, n=name: proxied.sandbox.store.get("", "pods", ns, n))
+        assert stored is None, f"{name} reached the cluster"
 
 
 def test_placeholder_to_another_field_is_still_refused(seeded: Path, proxied: Proxied,

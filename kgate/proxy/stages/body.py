@@ -18,8 +18,8 @@ import yaml
 
 from kgate.protowire import peek_metadata, read_envelope
 from kgate.proxy.errors import Refusal
+from kgate.proxy.masking.request_bodies import PROTOBUF, load_yaml, media_type
 
-PROTOBUF = "application/vnd.kubernetes.protobuf"
 _JSON_TYPES = frozenset({"application/json", "application/merge-patch+json",
                          "application/strategic-merge-patch+json", "application/json-patch+json"})
 _YAML_TYPES = frozenset({"application/apply-patch+yaml", "application/yaml"})
@@ -46,8 +46,7 @@ def inspect_body(content_type: str, content_encoding: str | None, body: bytes) -
     if content_encoding and content_encoding.strip().lower() != "identity":
         raise Refusal(415, f"request bodies with Content-Encoding {content_encoding!r} cannot "
                            "be inspected; send the body uncompressed")
-    # kube-apiserver reads a body without Content-Type as JSON; so does kgate.
-    media = content_type.split(";", 1)[0].strip().lower() or "application/json"
+    media = media_type(content_type)
     digest = hashlib.sha256(body).hexdigest()
     if media == PROTOBUF:
         try:
@@ -61,7 +60,7 @@ def inspect_body(content_type: str, content_encoding: str | None, body: bytes) -
     if media in _JSON_TYPES:
         doc = _parse(media, body, orjson.loads, orjson.JSONDecodeError)
     elif media in _YAML_TYPES:
-        doc = _parse(media, body, _load_yaml, yaml.YAMLError)
+        doc = _parse(media, body, load_yaml, yaml.YAMLError)
     else:
         raise Refusal(415, f"request bodies of type {media or 'unknown'} cannot be inspected; "
                            "send JSON, YAML or Kubernetes protobuf")
@@ -74,14 +73,6 @@ def inspect_body(content_type: str, content_encoding: str | None, body: bytes) -
     return BodyFacts(media, digest, len(body), _str(doc.get("apiVersion")), _str(doc.get("kind")),
                      _str(meta.get("name")) or _str(meta.get("generateName")),
                      _str(meta.get("namespace")), document=doc)
-
-
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _load_yaml(body: bytes) -> Any:
-    """libyaml's safe loader: decodes escapes and folded lines as the server will, and fast."""
-    return yaml.load(body, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
 
 
 def _parse(media: str, body: bytes, load: Any, error: type[Exception]) -> Any:
