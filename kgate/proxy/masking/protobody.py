@@ -34,7 +34,7 @@ def check_protobuf(issued: IssuedValues, body: bytes, *, kind: str | None,
     ``kind`` is the target's kind as the request names it (``None`` for a subresource write);
     ``namespace`` the request's namespace.
     """
-    raw = count_placeholders(body)
+    raw = count_placeholders(body, json_escapes=False)   # protobuf strings have no escapes
     if not raw:
         return WriteBack()
     try:

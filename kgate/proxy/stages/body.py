@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import yaml
 
-from kgate.protowire import peek_metadata, read_envelope
+from kgate.policy.facts import protobuf_document
 from kgate.proxy.errors import Refusal
 from kgate.proxy.masking.request_bodies import PROTOBUF, load_yaml, media_type
 
@@ -39,6 +39,10 @@ class BodyFacts:
     #: The parsed JSON/YAML document (None for protobuf): parsed once here, passed on to the
     #: body checks and the log copy instead of being parsed again.
     document: Any = field(default=None, compare=False, repr=False)
+    #: For protobuf: what policy reads of the object (``protobuf_document``), read once here,
+    #: and whether that is the whole object (False for kinds policy has no reader for).
+    proto_view: Any = field(default=None, compare=False, repr=False)
+    proto_complete: bool = field(default=True, compare=False, repr=False)
 
 
 def inspect_body(content_type: str, content_encoding: str | None, body: bytes) -> BodyFacts:
@@ -50,13 +54,14 @@ def inspect_body(content_type: str, content_encoding: str | None, body: bytes) -
     digest = hashlib.sha256(body).hexdigest()
     if media == PROTOBUF:
         try:
-            envelope = read_envelope(body)
-            ref = peek_metadata(envelope.raw)
+            view, complete = protobuf_document(body)
         except ValueError as err:
             raise Refusal(400, f"could not read the protobuf request body ({err}); kgate "
                                "does not forward bodies it cannot inspect") from None
-        return BodyFacts(media, digest, len(body), envelope.api_version, envelope.kind,
-                         ref.name or ref.generate_name, ref.namespace)
+        meta = view["metadata"]
+        return BodyFacts(media, digest, len(body), view["apiVersion"], view["kind"],
+                         meta.get("name") or meta.get("generateName") or "",
+                         meta.get("namespace") or "", proto_view=view, proto_complete=complete)
     if media in _JSON_TYPES:
         doc = _parse(media, body, orjson.loads, orjson.JSONDecodeError)
     elif media in _YAML_TYPES:
