@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kgate.protojson import MAX_DEPTH, decode_object, has_schema
+from kgate.protojson import MAX_DEPTH, decode_message, decode_object, has_schema
 from tests.protowire.pb import envelope, ld, pod, vi
 
 DATA = Path(__file__).resolve().parents[1] / "sandbox" / "data"
@@ -72,12 +72,18 @@ def test_lenient_ignores_only_zero_unknown_fields() -> None:
 
 
 def test_nesting_is_bounded() -> None:
-    # PodAffinityTerm → LabelSelector → … the schema has no cycle, so depth comes from the
-    # messages; an inline field can still be repeated. Build deeper than allowed via the
-    # decoder's own entry point on a message chain the schema does allow.
-    from kgate.protojson import decode_message
+    # The schema has no cycle, so no body can nest deeper than its deepest path; the guard
+    # holds even if a recursive message is ever added. The deepest real path fits.
     with pytest.raises(ValueError, match="nested too deeply"):
         decode_message(b"", "Pod", strict=True, depth=MAX_DEPTH)
+    term = ld(1, ld(1, ld(1, "k") + ld(2, "v"))) + ld(3, "zone")        # PodAffinityTerm
+    affinity = ld(2, ld(1, term))                                       # podAffinity.required
+    template = ld(2, ld(18, affinity) + ld(2, ld(1, "c")))              # PodTemplateSpec.spec
+    job_template = ld(2, ld(6, template))                               # JobTemplateSpec.spec
+    body = envelope("batch/v1", "CronJob", ld(2, ld(1, "@daily") + ld(5, job_template)))
+    spec = decode_object(body, strict=True)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert spec["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == [
+        {"labelSelector": {"matchLabels": {"k": "v"}}, "topologyKey": "zone"}]
 
 
 def test_has_schema_for_the_workload_kinds() -> None:
