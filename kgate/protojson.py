@@ -15,8 +15,9 @@ schema is ``kgate.protoschema``; each message maps to JSON the way Go does:
 * ``bytes`` values (Secret ``data``, ConfigMap ``binaryData``) become base64 text; maps are
   repeated entry messages (1 key, 2 value); a zero ``metav1.Time`` becomes ``null``;
   ``resource.Quantity`` becomes its string; ``IntOrString`` becomes an int or a string.
-* Every value must arrive with the wire type its field is declared with, and nesting is bounded
-  (``MAX_DEPTH``); lengths are checked by ``kgate.protowire``. Anything else is ``ValueError``.
+* Every value must arrive with the wire type its field is declared with; nesting depth
+  (``MAX_DEPTH``) and the number of fields of one object (``MAX_FIELDS``) are bounded; lengths
+  are checked by ``kgate.protowire``. Anything else is ``ValueError``.
 * ``strict`` (the proxy): a field number the schema does not know is a ``ValueError`` whatever
   its value, and so is an unknown field of the envelope, a map entry or a Time/Quantity/
   IntOrString: the proxy must never forward a JSON document that dropped something the agent
@@ -47,6 +48,10 @@ from kgate.protowire import (
 #: How deep messages may nest. The schema's deepest path (a CronJob's pod affinity term's label
 #: selector requirement) is 13 messages; anything deeper is not a Kubernetes object.
 MAX_DEPTH = 24
+#: How many fields one object may have in all. A real object (etcd keeps at most 1.5 MB) has a
+#: few thousand; the bound keeps a 16 MB body of tiny empty messages from becoming millions of
+#: dicts.
+MAX_FIELDS = 250_000
 
 _WIRE = {"int": VARINT, "bool": VARINT}   # every other kind is length-delimited
 _WIRE_NAMES = {VARINT: "varint", LEN: "length-delimited"}
@@ -68,7 +73,7 @@ def decode_object(body: bytes, *, strict: bool = False) -> dict[str, Any]:
     if root is None:
         raise ValueError(f"protobuf: no schema for {api_version} {kind}")
     obj: dict[str, Any] = {"kind": kind, "apiVersion": api_version}
-    obj.update(decode_message(raw, root, strict=strict))
+    obj.update(decode_message(raw, root, strict=strict, budget=[MAX_FIELDS]))
     return obj
 
 
@@ -109,19 +114,27 @@ def _envelope(body: bytes, strict: bool) -> tuple[str, str, memoryview]:
 
 
 def decode_message(raw: bytes | memoryview, message: str, *, strict: bool = False,
-                   depth: int = 0) -> dict[str, Any]:
-    """Decode one message of the schema into a dict (see the module docstring for the rules)."""
+                   depth: int = 0, budget: list[int] | None = None) -> dict[str, Any]:
+    """Decode one message of the schema into a dict (see the module docstring for the rules).
+
+    ``budget`` is the number of fields the whole object may still have (one list shared by
+    every nested call; ``MAX_FIELDS`` when not given)."""
     if depth >= MAX_DEPTH:
         raise ValueError("protobuf: messages nested too deeply")
+    if budget is None:
+        budget = [MAX_FIELDS]
     fields = SCHEMA[message]
     out: dict[str, Any] = {}
     for number, wire, value in iter_fields(raw):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ValueError(f"protobuf: more than {MAX_FIELDS} fields in one object")
         spec = fields.get(number)
         if spec is None:
             if not strict and _is_zero(wire, value):
                 continue
             raise ValueError(f"protobuf: {message} field {number} is not supported")
-        _decode_field(out, spec, wire, value, strict, depth, message, number)
+        _decode_field(out, spec, wire, value, strict, depth, message, number, budget)
     for spec in fields.values():
         if spec.null and spec.name not in out:
             out[spec.name] = None
@@ -141,7 +154,7 @@ def _is_zero(wire: int, value: FieldValue) -> bool:
 
 
 def _decode_field(out: dict[str, Any], spec: F, wire: int, value: FieldValue, strict: bool,
-                  depth: int, message: str, number: int) -> None:
+                  depth: int, message: str, number: int, budget: list[int]) -> None:
     kind = spec.kind
     _expect(wire, _WIRE.get(kind, LEN), message, number)
     if kind == "map":
@@ -149,10 +162,12 @@ def _decode_field(out: dict[str, Any], spec: F, wire: int, value: FieldValue, st
         out.setdefault(spec.name, {})[key] = item
         return
     if kind == "inline":
-        out.update(decode_message(as_bytes(value), spec.ref, strict=strict, depth=depth + 1))
+        out.update(decode_message(as_bytes(value), spec.ref, strict=strict, depth=depth + 1,
+                                  budget=budget))
         return
     if kind == "msg":
-        decoded: Any = decode_message(as_bytes(value), spec.ref, strict=strict, depth=depth + 1)
+        decoded: Any = decode_message(as_bytes(value), spec.ref, strict=strict,
+                                      depth=depth + 1, budget=budget)
     elif kind == "time":
         decoded = _time(as_bytes(value), strict)
     else:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kgate.protojson import MAX_DEPTH, decode_message, decode_object, has_schema
+from kgate.protojson import MAX_DEPTH, MAX_FIELDS, decode_message, decode_object, has_schema
 from tests.protowire.pb import envelope, ld, pod, vi
 
 DATA = Path(__file__).resolve().parents[1] / "sandbox" / "data"
@@ -91,3 +91,10 @@ def test_has_schema_for_the_workload_kinds() -> None:
                               ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet")):
         assert has_schema(api_version, kind)
     assert not has_schema("v1", "Widget")
+
+
+def test_field_count_is_bounded() -> None:
+    # tiny empty messages: two bytes each, a dict each once decoded
+    many = ld(2, ld(2, ld(1, "c") + ld(9, b"") * (MAX_FIELDS + 1)))
+    with pytest.raises(ValueError, match="fields in one object"):
+        decode_object(envelope("v1", "Pod", many), strict=True)
