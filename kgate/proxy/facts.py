@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kgate.policy import Facts
-from kgate.policy.facts import dry_run_of, protobuf_document
+from kgate.policy.facts import dry_run_of
 from kgate.proxy.attributes import RequestAttributes
 from kgate.proxy.errors import BodyRefused
 from kgate.proxy.stages.body import PROTOBUF, BodyFacts
@@ -35,7 +35,7 @@ def gather_facts(attrs: RequestAttributes, headers: Sequence[tuple[str, str]],
     secret_reads: tuple[str, ...] = ()
     if body and inspected is not None:
         if inspected.media_type == PROTOBUF:
-            document, complete = protobuf_document(body)
+            document, complete = inspected.proto_view, inspected.proto_complete
         else:
             document = inspected.document
         if body_check is not None:

@@ -48,7 +48,7 @@ from kgate.proxy.facts import gather_facts
 from kgate.proxy.review import settle_review
 from kgate.proxy.session import Exchange, Session
 from kgate.proxy.stages.audit import LOG_RULE, AuditSink, LogUnavailable, NoAudit, log_refusal
-from kgate.proxy.stages.body import inspect_body
+from kgate.proxy.stages.body import PROTOBUF, inspect_body
 from kgate.proxy.stages.masking import (
     Primed,
     RequestBodyCheck,
@@ -163,8 +163,11 @@ class Pipeline:
         if decision.action == "review":
             await settle_review(self.holds, self.upstream, self.masker, exchange, attrs,
                                 decision, path_qs, content_type, body)
+        transcoded = False
         if body is not None and facts.restored_body is not None:
             body = facts.restored_body   # placeholders put back where they were read from
+            # a protobuf body is restored by transcoding it: what goes upstream is JSON
+            transcoded = exchange.body is not None and exchange.body.media_type == PROTOBUF
         # Values primed for this exchange stay pinned until its stream ends: an agent that
         # floods the session with other values cannot evict them while the output flows.
         primed = await self._prime(attrs) if needs_priming(attrs) else None
@@ -175,17 +178,21 @@ class Pipeline:
             if down.is_upgrade and attrs.is_exec_like:
                 await self._relay(down, exchange, attrs, path_qs)
                 return
-            await self._exchange(down, exchange, attrs, path_qs, body)
+            await self._exchange(down, exchange, attrs, path_qs, body, transcoded)
         finally:
             if primed is not None:
                 primed.release()
 
     async def _exchange(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
-                        path_qs: str, body: bytes | None) -> None:
-        """A plain request: forwarded, reply masked."""
-        request = UpstreamRequest(
-            method=down.method, path_qs=path_qs, body=body,
-            headers=hdr.request_headers(down.headers, rewrite_accept=attrs.is_resource))
+                        path_qs: str, body: bytes | None, transcoded: bool = False) -> None:
+        """A plain request: forwarded, reply masked. ``transcoded``: ``body`` is JSON in place
+        of the agent's protobuf, so its Content-Type says so (the length is recomputed)."""
+        headers = hdr.request_headers(down.headers, rewrite_accept=attrs.is_resource)
+        if transcoded:
+            headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+            headers.append(("Content-Type", "application/json"))
+        request = UpstreamRequest(method=down.method, path_qs=path_qs, body=body,
+                                  headers=headers)
         response = await self._forward(request)
         try:
             exchange.upstream_status = response.status

@@ -15,7 +15,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from kgate.sandbox import protobuf
+from kgate import protojson
 from kgate.sandbox.apierrors import ApiError, bad_request
 from kgate.status import status
 
@@ -76,7 +76,7 @@ async def read_body(request: web.Request) -> Any:
     ctype = request.content_type
     if ctype == PROTOBUF:
         try:
-            return protobuf.decode_object(raw)
+            return protojson.decode_object(raw)
         except ValueError as err:
             raise ApiError(415, f"the body of the request could not be decoded: {err}",
                            reason="UnsupportedMediaType") from err

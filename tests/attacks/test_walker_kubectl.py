@@ -22,8 +22,10 @@ import yaml
 from kgate.policy import parse_policy
 from kgate.sandbox.runner import ADMIN_TOKEN
 from tests.attacks.leaks import assert_no_leak, leaks
+from tests.attacks.rawhttp import raw_request
 from tests.fixtures.kube import KubectlRunner
 from tests.fixtures.proxy import Proxied, start_proxy_thread
+from tests.protowire import pb
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -190,12 +192,6 @@ def test_rollout_undo_restores_real_values(seeded: Path, proxied: Proxied,
     assert spec["containers"][0]["args"] == ["--db-password", ARG_PW]
 
 
-PROTOBUF_WRITE = ("kubectl 1.32 sends this create as protobuf; kgate judges protobuf bodies on "
-                  "their bytes and never restores placeholders in them (not done: needs a "
-                  "protobuf re-encoder in the proxy)")
-
-
-@pytest.mark.xfail(strict=True, reason=PROTOBUF_WRITE)
 def test_create_job_from_cronjob_restores_real_values(seeded: Path, proxied: Proxied,
                                                       kubectl: KubectlRunner) -> None:
     proc = _agent(kubectl, proxied, "create", "job", "manual", "--from=cronjob/nightly")
@@ -205,7 +201,6 @@ def test_create_job_from_cronjob_restores_real_values(seeded: Path, proxied: Pro
     assert job["metadata"]["annotations"]["backup/dsn"] == f"postgres://app:{PW}@db/x"
 
 
-@pytest.mark.xfail(strict=True, reason=PROTOBUF_WRITE)
 def test_debug_copy_to_restores_real_values(seeded: Path, proxied: Proxied,
                                             kubectl: KubectlRunner) -> None:
     proc = _agent(kubectl, proxied, "debug", "web-pod", "--copy-to=web-copy",
@@ -217,14 +212,43 @@ def test_debug_copy_to_restores_real_values(seeded: Path, proxied: Proxied,
     assert pod["spec"]["containers"][0]["args"] == ["--db-password", ARG_PW]
 
 
-def test_protobuf_write_back_is_refused_and_changes_nothing(
+def _post_protobuf(proxied: Proxied, namespace: str, body: bytes) -> tuple[int, str]:
+    """POST a protobuf Pod through the proxy, as kubectl's typed client would."""
+    reply = raw_request(proxied, "POST", f"/api/v1/namespaces/{namespace}/pods",
+                        [("Content-Type", "application/vnd.kubernetes.protobuf"),
+                         ("Accept", "application/json")], body)
+    head, _, text = reply.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), text.decode("utf-8", "replace")
+
+
+def test_protobuf_write_backs_outside_their_slot_are_refused(
         seeded: Path, proxied: Proxied, kubectl: KubectlRunner) -> None:
-    """What the two commands above get today: a 422 naming kgate, and the cluster untouched."""
-    proc = _agent(kubectl, proxied, "create", "job", "manual2", "--from=cronjob/nightly",
-                  ok=False)
-    assert proc.returncode != 0 and "masked placeholder" in proc.stderr
-    assert _store(proxied, "batch", "jobs", "manual2") is None
-    assert_no_leak(proc.stdout + proc.stderr, ALL)
+    """Hand-made protobuf Pods (kubectl's wire format) carrying a placeholder the agent read:
+    restored at its own slot; refused in an annotation, with a field the schema does not know,
+    or in another namespace — and then nothing reaches the cluster."""
+    kubectl("create", "namespace", "other", kubeconfig=seeded)
+    shown = orjson.loads(_agent(kubectl, proxied, "get", "pod", "web-pod", "-o", "json").stdout)
+    ph = _env(shown, "spec")["DB_PASSWORD"]
+    assert PLACEHOLDER.match(ph)
+    status, text = _post_protobuf(proxied, "default", pb.pod("pb-ok", "default",
+                                                             {"DB_PASSWORD": ph}))
+    assert status == 201, text
+    assert _env(_store(proxied, "", "pods", "pb-ok"), "spec")["DB_PASSWORD"] == PW
+    assert_no_leak(text, ALL)
+    attacks = {
+        "pb-annot": ("default", pb.pod("pb-annot", "default", {"MODE": "x"},
+                                       annotations={"stolen": ph})),
+        "pb-unknown": ("default", pb.pod("pb-unknown", "default", {"DB_PASSWORD": ph},
+                                         spec_extra=pb.vi(99, 1))),
+        "pb-other-ns": ("other", pb.pod("pb-other-ns", "other", {"DB_PASSWORD": ph})),
+    }
+    for name, (namespace, body) in attacks.items():
+        status, text = _post_protobuf(proxied, namespace, body)
+        assert status == 422 and "masked placeholder" in text, (name, status, text)
+        assert_no_leak(text, ALL, where=name)
+        stored = proxied.sandbox.run(
+            lambda ns=namespace, n=name: proxied.sandbox.store.get("", "pods", ns, n))
+        assert stored is None, f"{name} reached the cluster"
 
 
 def test_placeholder_to_another_field_is_still_refused(seeded: Path, proxied: Proxied,
@@ -244,3 +268,94 @@ def test_placeholder_to_another_field_is_still_refused(seeded: Path, proxied: Pr
     assert _store(proxied, "", "configmaps", "stolen") is None
     pod = _store(proxied, "", "pods", "web-pod")
     assert "x" not in (pod["metadata"].get("annotations") or {})
+
+
+def _rich_pod() -> dict[str, Any]:
+    """A pod that uses most of what a pod spec can say, for the transcoding round trip."""
+    container = {
+        **_container(), "workingDir": "/w",
+        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+        "env": [{"name": "DB_PASSWORD", "value": PW},
+                {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {
+                    "name": "s", "key": "k", "optional": True}}},
+                {"name": "POD_IP", "valueFrom": {"fieldRef": {
+                    "apiVersion": "v1", "fieldPath": "status.podIP"}}},
+                {"name": "CPU", "valueFrom": {"resourceFieldRef": {
+                    "containerName": "app", "resource": "limits.cpu", "divisor": "1m"}}}],
+        "envFrom": [{"prefix": "CM_", "configMapRef": {"name": "app-env"}},
+                    {"secretRef": {"name": "s", "optional": False}}],
+        "resources": {"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": "100m"}},
+        "volumeMounts": [{"name": "creds", "mountPath": "/etc/creds", "readOnly": True},
+                         {"name": "tok", "mountPath": "/var/run/tok"}],
+        "securityContext": {"runAsUser": 1000, "runAsNonRoot": True,
+                            "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "imagePullPolicy": "IfNotPresent", "terminationMessagePolicy": "FallbackToLogsOnError",
+        "stdin": True, "tty": True,
+    }
+    spec = {
+        "containers": [container],
+        "initContainers": [{"name": "init", "image": "busybox:1.36", "command": ["true"]}],
+        "volumes": [
+            {"name": "creds", "secret": {"secretName": "s", "defaultMode": 256,
+                                         "items": [{"key": "k", "path": "k", "mode": 256}]}},
+            {"name": "tok", "projected": {"defaultMode": 420, "sources": [
+                {"serviceAccountToken": {"audience": "vault", "expirationSeconds": 3600,
+                                         "path": "token"}},
+                {"configMap": {"name": "app-env", "items": [{"key": "mode", "path": "mode"}]}},
+                {"downwardAPI": {"items": [{"path": "labels",
+                                            "fieldRef": {"fieldPath": "metadata.labels"}}]}}]}},
+            {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}],
+        "restartPolicy": "Always", "terminationGracePeriodSeconds": 0, "dnsPolicy": "ClusterFirst",
+        "nodeSelector": {"disk": "ssd"}, "serviceAccountName": "default",
+        "automountServiceAccountToken": False,
+        "securityContext": {"fsGroup": 2000, "supplementalGroups": [3000, 4000], "sysctls": [
+            {"name": "net.ipv4.ip_local_port_range", "value": "1024 65535"}]},
+        "hostname": "rich", "subdomain": "svc",
+        "affinity": {
+            "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "zone", "operator": "In", "values": ["a", "b"]}]}]}},
+            "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 10, "podAffinityTerm": {
+                    "labelSelector": {"matchLabels": {"app": "rich"}},
+                    "topologyKey": "kubernetes.io/hostname"}}]}},
+        "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+                         "effect": "NoExecute", "tolerationSeconds": 300}],
+        "hostAliases": [{"ip": "10.0.0.1", "hostnames": ["db"]}],
+        "priority": 0, "enableServiceLinks": False, "preemptionPolicy": "PreemptLowerPriority",
+        "dnsConfig": {"nameservers": ["1.1.1.1"], "options": [{"name": "ndots", "value": "2"}]},
+        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone",
+                                       "whenUnsatisfiable": "ScheduleAnyway",
+                                       "labelSelector": {"matchLabels": {"app": "rich"}}}],
+        "imagePullSecrets": [{"name": "regcred"}],
+    }
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "rich", "namespace": "default", "labels": {"app": "rich"}},
+            "spec": spec}
+
+
+def test_debug_copy_to_transcodes_a_rich_pod_faithfully(seeded: Path, proxied: Proxied,
+                                                        kubectl: KubectlRunner) -> None:
+    """kubectl's protobuf copy of a pod that uses most of the pod spec, transcoded to JSON by
+    kgate (it carries placeholders): the copy in the cluster has the original's spec, with the
+    real values — nothing dropped, renamed or changed on the way."""
+    kubectl("apply", "-f", "-", kubeconfig=seeded, input=orjson.dumps(_rich_pod()).decode())
+    original = _store(proxied, "", "pods", "rich")
+    proc = _agent(kubectl, proxied, "debug", "rich", "--copy-to=rich-copy", "--keep-liveness",
+                  "--keep-readiness", "--keep-startup", "--image=busybox:1.36",
+                  "--container=debugger", "--", "true")
+    assert_no_leak(proc.stdout + proc.stderr, ALL)
+    posted = [e for e in proxied.exchanges if e.method == "POST" and e.body is not None
+              and e.body.name == "rich-copy"]
+    assert [e.body.media_type for e in posted] == ["application/vnd.kubernetes.protobuf"]
+    copy = _store(proxied, "", "pods", "rich-copy")
+    assert copy is not None, "the copy was not created"
+    spec = dict(copy["spec"])
+    assert spec.pop("containers")[-1]["name"] == "debugger"
+    spec.pop("shareProcessNamespace", None)   # kubectl debug's own change
+    want = dict(original["spec"])
+    want.pop("containers")
+    assert spec == want
+    assert copy["spec"]["containers"][:-1] == original["spec"]["containers"]

@@ -17,8 +17,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from kgate.protojson import decode_object
 from kgate.protowire import MAGIC
-from kgate.sandbox.protobuf import decode_object
 
 DATA = Path(__file__).resolve().parent / "data"
 CAPTURES = sorted(p.stem for p in DATA.glob("*.pb"))

@@ -19,8 +19,21 @@ import yaml
 from .objects import ObjectMasker
 from .placeholders import Placeholders, is_placeholder
 
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SENSITIVE_PATH_PARTS = frozenset({"data", "stringData", "binaryData", "env", "annotations"})
+
+
+def media_type(content_type: str) -> str:
+    """The media type of a Content-Type header, lower case, without parameters: the one parser
+    of request media types (the body stage, the body check and the log copy all use it).
+    kube-apiserver reads a body without Content-Type as JSON; so does kgate."""
+    return content_type.split(";", 1)[0].strip().lower() or "application/json"
+
+
+def load_yaml(body: bytes) -> Any:
+    """libyaml's safe loader: decodes escapes and folded lines as the server will, and fast."""
+    return yaml.load(body, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
 
 
 def summary(body: bytes, **extra: Any) -> dict[str, Any]:
@@ -44,14 +57,14 @@ def mask_for_log(objects: ObjectMasker, placeholders: Placeholders, body: bytes,
     """
     if not body:
         return None, 0
-    media = content_type.split(";", 1)[0].strip().lower()
-    if "protobuf" in media or body[:4] == b"k8s\x00":
+    media = media_type(content_type)
+    if media == PROTOBUF or body[:4] == b"k8s\x00":
         return summary(body, protobuf=True), 0
     try:
         if document is not UNPARSED:
             doc = orjson.loads(orjson.dumps(document)) if document is not None else None
         elif media.endswith("yaml"):
-            doc = yaml.load(body, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+            doc = load_yaml(body)
         else:
             doc = orjson.loads(body)
     except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, TypeError,

@@ -46,15 +46,20 @@ BASE64URL_NEEDLES: tuple[bytes, ...] = tuple(
 _IGNORED = b" \t\r\n\\"   # whitespace (wrapped base64, YAML folding) and JSON escapes
 
 
-def count_placeholders(body: bytes) -> int:
-    """How many placeholders ``body`` holds, raw or base64 at any alignment (0 = safe to send)."""
+def count_placeholders(body: bytes, *, json_escapes: bool = True) -> int:
+    """How many placeholders ``body`` holds, raw or base64 at any alignment (0 = safe to send).
+
+    ``json_escapes``: when nothing is found, also parse ``body`` as JSON and count in its
+    decoded strings (``\\u`` escapes). Callers that already hold the decoded document and walk
+    it (``writeback``, ``protobody``) pass False: the bytes are then scanned, not parsed again.
+    """
     if not body:
         return 0
     n = body.count(PREFIX_BYTES)
     compact = body.translate(None, _IGNORED)
     needles = set(BASE64_NEEDLES) | set(BASE64URL_NEEDLES)
     n += sum(compact.count(needle) for needle in needles)
-    if n == 0 and b"\\u" in body:
+    if n == 0 and json_escapes and b"\\u" in body:
         n = _escaped_json(body)
     return n
 

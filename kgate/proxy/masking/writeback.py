@@ -109,7 +109,7 @@ def _pointer(path: str) -> list[str]:
 def check_document(issued: IssuedValues, body: bytes, media_type: str, document: Any, *,
                    kind: str | None, namespace: str) -> WriteBack:
     """Judge (and maybe rewrite) one parsed request body; see the module docstring."""
-    raw = count_placeholders(body)
+    raw = count_placeholders(body, json_escapes=False)   # the walk below decodes them
     walk = _Walk(issued, kind, namespace)
     if media_type == _JSON_PATCH and isinstance(document, list):
         for i, op in enumerate(document):

@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 import yaml
 
-from kgate.protowire import peek_metadata, read_envelope
+from kgate.policy.facts import protobuf_document
 from kgate.proxy.errors import Refusal
+from kgate.proxy.masking.request_bodies import PROTOBUF, load_yaml, media_type
 
-PROTOBUF = "application/vnd.kubernetes.protobuf"
 _JSON_TYPES = frozenset({"application/json", "application/merge-patch+json",
                          "application/strategic-merge-patch+json", "application/json-patch+json"})
 _YAML_TYPES = frozenset({"application/apply-patch+yaml", "application/yaml"})
@@ -39,6 +39,10 @@ class BodyFacts:
     #: The parsed JSON/YAML document (None for protobuf): parsed once here, passed on to the
     #: body checks and the log copy instead of being parsed again.
     document: Any = field(default=None, compare=False, repr=False)
+    #: For protobuf: what policy reads of the object (``protobuf_document``), read once here,
+    #: and whether that is the whole object (False for kinds policy has no reader for).
+    proto_view: Any = field(default=None, compare=False, repr=False)
+    proto_complete: bool = field(default=True, compare=False, repr=False)
 
 
 def inspect_body(content_type: str, content_encoding: str | None, body: bytes) -> BodyFacts:
@@ -46,22 +50,22 @@ def inspect_body(content_type: str, content_encoding: str | None, body: bytes) -
     if content_encoding and content_encoding.strip().lower() != "identity":
         raise Refusal(415, f"request bodies with Content-Encoding {content_encoding!r} cannot "
                            "be inspected; send the body uncompressed")
-    # kube-apiserver reads a body without Content-Type as JSON; so does kgate.
-    media = content_type.split(";", 1)[0].strip().lower() or "application/json"
+    media = media_type(content_type)
     digest = hashlib.sha256(body).hexdigest()
     if media == PROTOBUF:
         try:
-            envelope = read_envelope(body)
-            ref = peek_metadata(envelope.raw)
+            view, complete = protobuf_document(body)
         except ValueError as err:
             raise Refusal(400, f"could not read the protobuf request body ({err}); kgate "
                                "does not forward bodies it cannot inspect") from None
-        return BodyFacts(media, digest, len(body), envelope.api_version, envelope.kind,
-                         ref.name or ref.generate_name, ref.namespace)
+        meta = view["metadata"]
+        return BodyFacts(media, digest, len(body), view["apiVersion"], view["kind"],
+                         meta.get("name") or meta.get("generateName") or "",
+                         meta.get("namespace") or "", proto_view=view, proto_complete=complete)
     if media in _JSON_TYPES:
         doc = _parse(media, body, orjson.loads, orjson.JSONDecodeError)
     elif media in _YAML_TYPES:
-        doc = _parse(media, body, _load_yaml, yaml.YAMLError)
+        doc = _parse(media, body, load_yaml, yaml.YAMLError)
     else:
         raise Refusal(415, f"request bodies of type {media or 'unknown'} cannot be inspected; "
                            "send JSON, YAML or Kubernetes protobuf")
@@ -74,14 +78,6 @@ def inspect_body(content_type: str, content_encoding: str | None, body: bytes) -
     return BodyFacts(media, digest, len(body), _str(doc.get("apiVersion")), _str(doc.get("kind")),
                      _str(meta.get("name")) or _str(meta.get("generateName")),
                      _str(meta.get("namespace")), document=doc)
-
-
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _load_yaml(body: bytes) -> Any:
-    """libyaml's safe loader: decodes escapes and folded lines as the server will, and fast."""
-    return yaml.load(body, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
 
 
 def _parse(media: str, body: bytes, load: Any, error: type[Exception]) -> Any:

@@ -20,7 +20,7 @@ import secrets
 from typing import Any, Protocol
 
 from kgate.proxy.attributes import RequestAttributes
-from kgate.proxy.errors import BodyRefused, MaskingFailed
+from kgate.proxy.errors import BodyRefused, MaskingFailed, Refusal
 from kgate.proxy.masking import (
     ChunkMasker,
     Masker,
@@ -30,7 +30,9 @@ from kgate.proxy.masking import (
 from kgate.proxy.masking import FrameMasker as EngineFrames
 from kgate.proxy.masking.catalogue import key_is_sensitive
 from kgate.proxy.masking.primed import env_secret_values, secret_values
-from kgate.proxy.stages.body import BodyFacts
+from kgate.proxy.masking.protobody import check_protobuf
+from kgate.proxy.masking.roundtrip import count_placeholders
+from kgate.proxy.stages.body import PROTOBUF, BodyFacts, inspect_body
 
 #: One exec/attach frame as the relay sees it: (channel, payload).
 Frame = tuple[int, bytes]
@@ -235,20 +237,30 @@ class EngineMasker:
               facts: BodyFacts | None = None) -> bytes | None:
         """Placeholders written back: restored at the slot they were issued for (the rewritten
         body is returned), refused anywhere else. JSON and YAML bodies are judged on the
-        document the server will decode; protobuf bodies on their bytes (never restored)."""
-        document = facts.document if facts is not None else None
-        media = facts.media_type if facts is not None else _media(content_type)
-        if document is None:
-            found = self.engine.check_request_body(body, content_type)
+        document the body stage parsed (what the server will decode); a protobuf body that
+        carries a placeholder is transcoded to JSON and judged the same way (``protobody``),
+        so a rewritten body is always JSON."""
+        if facts is None:
+            try:
+                facts = inspect_body(content_type, None, body)
+            except Refusal:
+                facts = None   # unreadable: only the bytes can be judged
+        if facts is None:
+            found = count_placeholders(body)
             if found:
                 raise BodyRefused([], _refusal_message(found))
             return None
-        verdict = self.engine.check_write_back(
-            body, media, document, kind=_target_kind(attrs, facts),
-            namespace=attrs.namespace or (facts.namespace if facts is not None else ""))
+        kind = _target_kind(attrs, facts)
+        namespace = attrs.namespace or facts.namespace
+        if facts.media_type == PROTOBUF:
+            verdict = check_protobuf(self.engine.issued, body, kind=kind, namespace=namespace)
+        else:
+            verdict = self.engine.check_write_back(body, facts.media_type, facts.document,
+                                                   kind=kind, namespace=namespace)
         if verdict.refused:
+            reasons = [f[7:-1] for f in verdict.refused if f.startswith("(body: ")]
             raise BodyRefused([f for f in verdict.refused if not f.startswith("(")],
-                              _refusal_message(verdict.found))
+                              _refusal_message(verdict.found, reasons))
         return verdict.body
 
     def log_copy(self, attrs: RequestAttributes, content_type: str, body: bytes,
@@ -262,15 +274,13 @@ class EngineMasker:
         return copy
 
 
-def _refusal_message(found: int) -> str:
+def _refusal_message(found: int, reasons: list[str] | None = None) -> str:
+    why = f" ({'; '.join(reasons)})" if reasons else ""
     return (f"the request body contains {found} masked placeholder(s) (kgate:masked:…) "
-            "where they cannot be restored; writing them would overwrite the real values. "
-            "Send only the fields you mean to change, without masked values (a masked value "
-            "is only restored when written back to the field and namespace it was read from)")
-
-
-def _media(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip().lower() or "application/json"
+            f"where they cannot be restored{why}; writing them would overwrite the real "
+            "values. Send only the fields you mean to change, without masked values (a masked "
+            "value is only restored when written back to the field and namespace it was read "
+            "from)")
 
 
 #: The kind a request writes, for the resources whose slots depend on it (``slots.slot_of``).
