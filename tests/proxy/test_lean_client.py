@@ -635,3 +635,23 @@ def test_unreachable_and_untrusted_upstreams(tmp_path: Path) -> None:
             assert info.value.code == 502 and "does not trust" in info.value.message
 
     asyncio.run(go())
+
+
+def test_closing_the_client_ends_a_streaming_reply(tmp_path: Path) -> None:
+    async def script(server: Hostile, head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n")
+        await writer.drain()
+        await asyncio.sleep(30)
+        return False
+
+    async def go() -> None:
+        async with hostile(tmp_path, script) as (_, client):
+            response = await client.send(UpstreamRequest("GET", "/w?watch=1", JSON))
+            stream = response.chunks()
+            assert await anext(stream) == b'{"a":'
+            await client.close()  # the proxy stops
+            with pytest.raises(UpstreamError):
+                await asyncio.wait_for(anext(stream), 5)
+
+    asyncio.run(go())

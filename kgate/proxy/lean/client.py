@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import weakref
 import zlib
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -176,6 +177,8 @@ class LeanUpstream:
         self._prefix = urlsplit(settings.server).path.rstrip("/")
         self._host_line = f"Host: {host_header(settings)}\r\n"
         self._idle: list[UpstreamConnection] = []
+        # Every open connection, idle or carrying a reply: ``close`` ends them all.
+        self._all: weakref.WeakSet[UpstreamConnection] = weakref.WeakSet()
         self._closed = False
 
     @property
@@ -189,10 +192,11 @@ class LeanUpstream:
         return f"{self.settings.server} (context {self.settings.context})"
 
     async def close(self) -> None:
+        """Close the pool and end any reply still streaming (as aiohttp's session did)."""
         self._closed = True
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._idle = []
+        for conn in list(self._all):
+            conn.abort()
 
     async def send(self, request: UpstreamRequest) -> LeanResponse:
         headers = await authorized_headers(self._auth, self.name, request.headers)
@@ -285,6 +289,7 @@ class LeanUpstream:
         except OSError as err:
             raise UpstreamError(503, f"the API server {self.name} is unreachable "
                                      f"({err.strerror or type(err).__name__})") from err
+        self._all.add(conn)
         return conn
 
     def _head(self, request: UpstreamRequest, headers: hdr.Headers) -> bytes:
