@@ -74,9 +74,9 @@ class Hostile:
             self.open -= 1
             writer.close()
 
-    def settings(self) -> UpstreamSettings:
+    def settings(self, prefix: str = "") -> UpstreamSettings:
         kubeconfig = write_kubeconfig(self.tmp_path / "kc" / f"{self.port}",
-                                      server=f"https://127.0.0.1:{self.port}",
+                                      server=f"https://127.0.0.1:{self.port}{prefix}",
                                       ca_pem=self.ca_pem, token="broker-token")
         return load_upstream(kubeconfig)
 
@@ -653,5 +653,50 @@ def test_closing_the_client_ends_a_streaming_reply(tmp_path: Path) -> None:
             await client.close()  # the proxy stops
             with pytest.raises(UpstreamError):
                 await asyncio.wait_for(anext(stream), 5)
+
+    asyncio.run(go())
+
+
+def test_an_interim_reply_is_skipped(tmp_path: Path) -> None:
+    async def script(server: Hostile, head: bytes, writer: asyncio.StreamWriter) -> bool:
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n")
+        return await ok_script(server, head, writer)
+
+    async def go() -> None:
+        async with hostile(tmp_path, script) as (server, client):
+            for _ in range(2):
+                response = await client.send(UpstreamRequest("POST", "/p", JSON, b"{}"))
+                assert response.status == 200 and hdr.get(response.headers, "link") is None
+                assert await response.read(1 << 20) == b'{"path":"/p"}'
+                response.close()
+            assert server.connections == 1
+
+    asyncio.run(go())
+
+
+def test_the_server_url_path_prefixes_every_request(tmp_path: Path) -> None:
+    # Rancher-style kubeconfigs: https://host/k8s/clusters/c-1
+    async def script(server: Hostile, head: bytes, writer: asyncio.StreamWriter) -> bool:
+        if b"upgrade: spdy/3.1" in head.lower():
+            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 2\r\n\r\n{}")
+            await writer.drain()
+            return False
+        return await ok_script(server, head, writer)
+
+    async def go() -> None:
+        async with hostile(tmp_path, script) as (server, _):
+            client = LeanUpstream(server.settings("/k8s/clusters/c-1/"))
+            assert await get(client, "/api") == (200, b'{"path":"/k8s/clusters/c-1/api"}')
+            stream = await client.open_upgrade(UpstreamRequest(
+                "POST", "/api/v1/namespaces/d/pods/p/exec",
+                (("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1"))))
+            assert stream.status == 400 and stream.body == b"{}"
+            assert server.heads[-1].startswith(b"POST /k8s/clusters/c-1/api/v1/namespaces/d/")
+            with pytest.raises(UpstreamError):
+                await client.open_upgrade(UpstreamRequest(
+                    "POST", "/api/v1/x", (("Upgrade", "SPDY/3.1\r\nX-Smuggled: 1"),)))
+            assert len(server.heads) == 2
+            await client.close()
 
     asyncio.run(go())

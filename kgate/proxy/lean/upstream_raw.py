@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from kgate.proxy import headers as hdr
 from kgate.proxy.credentials import UpstreamAuth
@@ -41,8 +42,32 @@ async def authorized_headers(auth: UpstreamAuth, name: str, headers: hdr.Headers
     return out
 
 
+def server_prefix(settings: UpstreamSettings) -> str:
+    """The path of the kubeconfig's server URL (``https://host/k8s/clusters/c-1``), which every
+    request path goes under."""
+    return urlsplit(settings.server).path.rstrip("/")
+
+
+def encode_head(lines: list[str]) -> bytes:
+    """A request head from its lines (each ending ``\r\n``, the last one blank). A line break
+    inside a value or a space in the target would let a header smuggle another request line or
+    header: refused, never sent."""
+    text = "".join(lines)
+    if text.count("\n") != len(lines) or text.count("\r") != len(lines) \
+            or lines[0].count(" ") != 2:
+        raise UpstreamError(502, "kgate refused to forward a request head with a line break "
+                                 "in a header or a space in its target")
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise UpstreamError(502, "kgate refused to forward a request head that is not "
+                                 "latin-1") from None
+
+
 def host_header(settings: UpstreamSettings) -> str:
     host, port = settings.host_port
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
     return host if port in (443, 80) else f"{host}:{port}"
 
 
@@ -75,6 +100,9 @@ async def open_raw_upgrade(settings: UpstreamSettings, name: str, tls: ssl.SSLCo
     connection and read the reply head; a non-101 reply is read whole and its connection
     closed."""
     host, port = settings.host_port
+    head = encode_head([
+        f"{request.method} {server_prefix(settings)}{request.path_qs} HTTP/1.1\r\n",
+        f"Host: {host_header(settings)}\r\n", *(f"{k}: {v}\r\n" for k, v in headers), "\r\n"])
     try:
         async with asyncio.timeout(connect_timeout):
             reader, writer = await asyncio.open_connection(
@@ -88,9 +116,7 @@ async def open_raw_upgrade(settings: UpstreamSettings, name: str, tls: ssl.SSLCo
     except OSError as err:
         raise UpstreamError(503, f"the API server {name} is unreachable "
                                  f"({err.strerror or type(err).__name__})") from err
-    head = [f"{request.method} {request.path_qs} HTTP/1.1", f"Host: {host_header(settings)}"]
-    head += [f"{k}: {v}" for k, v in headers]
-    writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+    writer.write(head)
     try:
         async with asyncio.timeout(head_timeout):
             await writer.drain()
