@@ -188,7 +188,9 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
         shutil.rmtree(run_dir, ignore_errors=True)  # the key now lives only in memory
     policy = options.policy if options.policy is not None else load_policy(None, home)
     auth = await asyncio.to_thread(upstream_auth, options.upstream_auth, options.upstream, home)
-    upstream = _upstream_client(options.engine, options.upstream, auth)
+    # KGATE_UPSTREAM_ENGINE picks the upstream half alone (testing one half of an engine).
+    upstream = _upstream_client(os.environ.get("KGATE_UPSTREAM_ENGINE", options.engine),
+                                options.upstream, auth)
     # One key per session: equal values, equal masks.
     engine = EngineMasker(options.masking or policy.masking)
     holds = HoldGate(HoldStore(home), policy.hold_timeout, policy.hold_replay_window,

@@ -3,9 +3,8 @@
 see (502 bad reply, 503 unreachable, 504 timeout).
 
 Plain requests go through an aiohttp ``ClientSession`` (bodies decompressed as they stream).
-Upgrades (exec, attach, port-forward) use a raw TLS connection: kgate writes the request head
-itself and reads the reply head, so a non-101 reply can be handed back to kubectl unchanged (its
-own WebSocket→SPDY fallback depends on that) and a 101 leaves a byte stream to relay.
+Upgrades (exec, attach, port-forward) use a raw TLS connection (``lean.upstream_raw``, shared
+with the lean engine's client).
 """
 
 from __future__ import annotations
@@ -22,12 +21,11 @@ from kgate.proxy import headers as hdr
 from kgate.proxy.credentials import KubeconfigAuth, UpstreamAuth
 from kgate.proxy.engine import UpstreamRequest
 from kgate.proxy.errors import UpstreamError
+from kgate.proxy.lean.upstream_raw import RawUpgrade, authorized_headers, open_raw_upgrade
 from kgate.upstream_config import UpstreamSettings
 
 CONNECT_TIMEOUT = 10.0
 HEAD_TIMEOUT = 120.0
-_MAX_HEAD = 64 * 1024
-_CHUNK = 64 * 1024
 
 
 class AiohttpResponse:
@@ -60,28 +58,6 @@ class AiohttpResponse:
 
     def close(self) -> None:
         self._resp.close()
-
-
-@dataclass
-class RawUpgrade:
-    """A raw upstream connection after the reply head of an upgrade request."""
-
-    status: int
-    headers: list[tuple[str, str]]
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    body: bytes = b""
-
-    async def read(self, n: int) -> bytes:
-        return await self.reader.read(n)
-
-    async def write(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    def close(self) -> None:
-        if not self.writer.is_closing():
-            self.writer.close()
 
 
 @dataclass
@@ -122,17 +98,7 @@ class UpstreamClient:
             await self._session.close()
 
     async def _auth_headers(self, headers: hdr.Headers) -> list[tuple[str, str]]:
-        out = list(headers)
-        try:
-            authorization = await self.credentials.authorization()
-        except Exception as err:  # AuthError, or a plugin failure: never leak its text
-            why = getattr(err, "message", None) or type(err).__name__
-            hint = getattr(err, "hint", None)
-            raise UpstreamError(503, f"could not obtain the credential for {self.name}: {why}"
-                                + (f"; {hint}" if hint else "")) from None
-        if authorization:
-            out.append(("Authorization", authorization))
-        return out
+        return await authorized_headers(self.credentials, self.name, headers)
 
     async def send(self, request: UpstreamRequest) -> AiohttpResponse:
         headers = await self._auth_headers(request.headers)
@@ -164,78 +130,9 @@ class UpstreamClient:
     async def open_upgrade(self, request: UpstreamRequest) -> RawUpgrade:
         """Send an upgrade request on a fresh connection and read the reply head."""
         headers = await self._auth_headers(request.headers)
-        host, port = self.settings.host_port
         tls: ssl.SSLContext | None = None
         if self.settings.server.startswith("https"):
             tls = await self.credentials.ssl_context()
-        try:
-            async with asyncio.timeout(CONNECT_TIMEOUT):
-                reader, writer = await asyncio.open_connection(
-                    host, port, ssl=tls, limit=_MAX_HEAD,
-                    server_hostname=(self.settings.tls_server_name or host) if tls else None)
-        except TimeoutError as err:
-            raise UpstreamError(504, f"connecting to the API server {self.name} timed out"
-                                ) from err
-        except ssl.SSLError as err:
-            raise UpstreamError(502, f"TLS with the API server {self.name} failed: "
-                                     f"{err.reason}") from err
-        except OSError as err:
-            raise UpstreamError(503, f"the API server {self.name} is unreachable "
-                                     f"({err.strerror or type(err).__name__})") from err
-        host_header = host if port in (443, 80) else f"{host}:{port}"
-        head = [f"{request.method} {request.path_qs} HTTP/1.1", f"Host: {host_header}"]
-        head += [f"{k}: {v}" for k, v in headers]
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-        try:
-            async with asyncio.timeout(HEAD_TIMEOUT):
-                await writer.drain()
-                status, reply_headers = await _read_head(reader)
-                body = b"" if status == 101 else await _read_body(reader, reply_headers)
-        except TimeoutError as err:
-            writer.close()
-            raise UpstreamError(504, f"the API server {self.name} did not answer the upgrade "
-                                     "in time") from err
-        except (OSError, ValueError, asyncio.IncompleteReadError,
-                asyncio.LimitOverrunError) as err:
-            writer.close()
-            raise UpstreamError(502, f"the API server {self.name} sent a bad upgrade reply "
-                                     f"({type(err).__name__})") from err
-        raw = RawUpgrade(status, reply_headers, reader, writer, body)
-        if status != 101:
-            raw.close()
-        return raw
-
-
-async def _read_head(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]]]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    if not version.startswith("HTTP/1."):
-        raise ValueError("not an HTTP/1.x reply")
-    status = int(rest.split(" ", 1)[0])
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if line:
-            key, sep, value = line.partition(":")
-            if not sep:
-                raise ValueError("malformed header line")
-            headers.append((key.strip(), value.strip()))
-    return status, headers
-
-
-async def _read_body(reader: asyncio.StreamReader, headers: hdr.Headers) -> bytes:
-    """A non-101 reply's body: Content-Length, chunked, or until the server closes."""
-    if (hdr.get(headers, "transfer-encoding") or "").lower() == "chunked":
-        parts: list[bytes] = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass
-                return b"".join(parts)
-            parts.append(await reader.readexactly(size))
-            await reader.readexactly(2)
-    length = hdr.get(headers, "content-length")
-    if length is not None:
-        return await reader.readexactly(int(length))
-    return await reader.read(1024 * 1024)
+        return await open_raw_upgrade(self.settings, self.name, tls, request, headers,
+                                      connect_timeout=CONNECT_TIMEOUT,
+                                      head_timeout=HEAD_TIMEOUT)
