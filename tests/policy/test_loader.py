@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kgate.grants.rules import local_user
 from kgate.policy import PolicyInvalid, load_policy, parse_policy
 from kgate.policy.loader import BUILT_IN, parse_duration
 
@@ -63,10 +64,13 @@ def test_the_design_schema_loads() -> None:
     assert p.builtins_disabled == frozenset({"no-csr"})
 
 
-def test_defaults_when_keys_are_left_out() -> None:
+def test_defaults_when_keys_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KGATE_POLICY", raising=False)
     p = parse_policy("apiVersion: kgate.dev/v1\nkind: Policy\n", "min.yaml")
     assert (p.hold_timeout, p.hold_replay_window) == (60, 600)
-    assert p.rules == () and p.approvers == () and not p.allow_self_approval
+    assert p.rules == () and not p.allow_self_approval
+    # No approvers key: the local OS user, exactly as with no policy file at all.
+    assert p.approvers == (local_user(),) == load_policy(None, Path("/nonexistent")).approvers
 
 
 def _problems(text: str) -> list[str]:
