@@ -4,6 +4,10 @@ The file is composed into PyYAML nodes (which keep their marks) and validated no
 each complaint names the line of the key or value at fault. Unknown keys, duplicate keys, bad
 globs, uncompilable regexes, unknown actions and duplicate rule names are errors, never ignored;
 ``load_policy`` raises ``PolicyInvalid`` listing all of them and returns nothing half-built.
+It is the one reader of the policy file: ``kgate request``/``approve`` take their grant rules
+from the ``Policy`` it returns, and the grant keys (``approvers``, ``allowSelfApproval``,
+``grants:``) are checked here by the grants package's own ``check``, so every command accepts
+and refuses the same files with the same ``file:line`` lines.
 """
 
 from __future__ import annotations
