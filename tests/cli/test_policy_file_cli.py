@@ -5,6 +5,7 @@ exit 3; and ``approvers`` left out means the local user whether or not a file ex
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -39,10 +40,10 @@ def _grants(home: Path) -> list[dict[str, object]]:
     return list(json.loads(out.stdout))
 
 
-def _one_config_error(out: object, expected: str) -> None:
+def _one_config_error(out: subprocess.CompletedProcess[str], expected: str) -> None:
     """Exit 3, one error line naming file:line (plus one hint line), no traceback."""
-    assert out.returncode == 3, (out.stdout, out.stderr)  # type: ignore[attr-defined]
-    lines = out.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert out.returncode == 3, (out.stdout, out.stderr)
+    lines = out.stderr.strip().splitlines()
     assert len(lines) == 2 and lines[1].startswith("hint:"), lines
     assert lines[0].startswith(f"error: invalid policy: {expected}"), lines
 
