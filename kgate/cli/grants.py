@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -26,9 +26,12 @@ from kgate.grants.identity import Identity, current_identity
 from kgate.grants.inbox import source_for, sources
 from kgate.grants.model import Grant, GrantState, rfc3339
 from kgate.grants.request import GrantRequest, build_grant, split_list
-from kgate.grants.rules import load_rules
+from kgate.grants.rules import GrantRules, load_rules
 from kgate.grants.store import SqliteGrantStore
 from kgate.holds import inbox as _held  # noqa: F401  registers held requests (h-…) in the inbox
+
+if TYPE_CHECKING:
+    from kgate.policy.model import Policy
 
 console = Console(highlight=False)
 
@@ -227,7 +230,7 @@ def _terminal_prompt(question: str) -> str | None:
         return None
 
 
-def _decider() -> Identity:
+def _decider(policy: Policy) -> Identity:
     """Who decides: ``local:<os user>``, or with an issuer configured the signed-in person, whose
     sign-in must be within the policy's ``approvals.maxAuthAge`` (step-up). A fresh sign-in can
     only be asked of a person at a terminal; elsewhere an old one is refused."""
@@ -236,8 +239,7 @@ def _decider() -> Identity:
 
     if load_oidc_settings(kgate_home()) is None:
         return current_identity()
-    from kgate.policy import load_policy
-    return current_identity(max_auth_age=load_policy(None).approvals_max_auth_age,
+    return current_identity(max_auth_age=policy.approvals_max_auth_age,
                             show_url=_show_login_url if sys.stdin.isatty() else None)
 
 
@@ -250,9 +252,13 @@ def _show_login_url(url: str, opened: bool) -> None:
 def _decide(item_id: str, action: str, why: str | None, yes: bool) -> None:
     source = source_for(item_id, None)
     requester = source.requester_of(item_id)
-    decider = _decider()
-    authorize(item_id, requester, decider, load_rules(), action="approve" if action == "approve"
-              else "deny", home=None, yes=yes, prompt=_terminal_prompt)
+    from kgate.policy.loader import load_policy  # here: `kgate --help` need not parse YAML
+
+    policy = load_policy(None)  # read once: the approvers and the step-up age alike
+    decider = _decider(policy)
+    authorize(item_id, requester, decider, GrantRules.from_policy(policy),
+              action="approve" if action == "approve" else "deny", home=None, yes=yes,
+              prompt=_terminal_prompt)
     result = (source.approve if action == "approve" else source.deny)(item_id, str(decider), why)
     console.print(escape(result), soft_wrap=True)
 

@@ -1,28 +1,38 @@
 """The policy settings grants obey: who approves, how long, what is granted without a human.
 
 ``GrantRules`` is a small frozen view of the policy's ``approvers``, ``allowSelfApproval`` and
-``grants:`` keys, validated when built. The policy loader (``kgate/policy``) owns the YAML file;
-``from_mapping`` takes the plain dict it produces, and ``load_rules`` reads just these keys from
-the file DESIGN.md's search order finds, so grants work before and after the two are wired.
+``grants:`` keys. The policy loader (``kgate/policy/loader.py``) owns the file: it finds it,
+parses it once and reports every problem as ``file:line``, calling ``check`` here for the
+meaning of these keys, so ``kgate request``/``approve``, the proxy and ``kgate policy check``
+accept and refuse the same files. ``load_rules`` is ``from_policy(load_policy(...))``.
+
+Approvers: leaving the key out means the local OS user (``local:<user>``), with or without a
+file; ``approvers: []`` is an error, since nobody could ever approve a grant or a held call.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import getpass
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kgate.config import kgate_home
 from kgate.errors import ConfigError
 from kgate.grants.durations import DurationError, parse_duration
 from kgate.grants.model import KNOWN_VERBS
 
+if TYPE_CHECKING:
+    from kgate.policy.model import Policy
+
 DEFAULT_MAX_TTL = 8 * 3600.0
 DEFAULT_PENDING_TIMEOUT = 3600.0
+#: The keys of one ``grants.autoApprove`` entry. The loader refuses any other: an ignored key
+#: (``resources: [pods]``, say) would auto-approve more than its author meant.
+AUTO_APPROVE_KEYS = ("namespaces", "verbs", "maxTTL")
+NOBODY_APPROVES = ("is empty, so nobody could ever approve a grant or a held call; remove the "
+                   "key for the default (the local user, local:<user>) or name the approvers")
 
 
 def local_user() -> str:
@@ -62,86 +72,115 @@ class GrantRules:
 
     @classmethod
     def from_mapping(cls, policy: Mapping[str, Any], source: str = "policy") -> GrantRules:
-        """Read ``approvers``, ``allowSelfApproval`` and ``grants:`` from a policy dict."""
-        def bad(key: str, why: str) -> ConfigError:
-            return ConfigError(f"{source}: {key}: {why}",
-                               hint="see the Policy section of docs (kgate policy check)")
+        """Read ``approvers``, ``allowSelfApproval`` and ``grants:`` from a policy dict.
 
-        def duration(value: Any, key: str, default: float) -> float:
-            if value is None:
-                return default
-            try:
-                return parse_duration(str(value), what=key)
-            except DurationError as err:
-                raise bad(key, err.message) from None
+        ``ConfigError`` naming ``source`` and the first key at fault; ``check`` lists them all.
+        """
+        rules, problems = _read(policy, source)
+        if problems:
+            key, why = problems[0]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise ConfigError(f"{source}: {key}: {why}{more}",
+                              hint="run 'kgate policy check' to list every problem")
+        assert rules is not None
+        return rules
 
-        def strings(value: Any, key: str) -> tuple[str, ...]:
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise bad(key, "must be a list of strings")
-            return tuple(value)
-
-        def verbs(value: Any, key: str) -> tuple[str, ...]:
-            out = strings(value, key)
-            unknown = [v for v in out if v not in KNOWN_VERBS]
-            if unknown:
-                raise bad(key, f"unknown verb(s) {', '.join(unknown)}")
-            return out
-
-        kwargs: dict[str, Any] = {"source": source}
-        if policy.get("approvers") is not None:
-            kwargs["approvers"] = strings(policy["approvers"], "approvers")
-        self_ok = policy.get("allowSelfApproval", False)
-        if not isinstance(self_ok, bool):
-            raise bad("allowSelfApproval", "must be true or false")
-        kwargs["allow_self_approval"] = self_ok
-        grants = policy.get("grants") or {}
-        if not isinstance(grants, Mapping):
-            raise bad("grants", "must be a mapping")
-        max_ttl = duration(grants.get("maxTTL"), "grants.maxTTL", DEFAULT_MAX_TTL)
-        kwargs["max_ttl"] = max_ttl
-        kwargs["pending_timeout"] = duration(grants.get("pendingTimeout"),
-                                             "grants.pendingTimeout", DEFAULT_PENDING_TIMEOUT)
-        if grants.get("defaultVerbs") is not None:
-            kwargs["default_verbs"] = verbs(grants["defaultVerbs"], "grants.defaultVerbs")
-        entries = []
-        for i, raw in enumerate(grants.get("autoApprove") or []):
-            key = f"grants.autoApprove[{i}]"
-            if not isinstance(raw, Mapping):
-                raise bad(key, "must be a mapping with namespaces, verbs, maxTTL")
-            entries.append(AutoApprove(
-                namespaces=strings(raw.get("namespaces"), f"{key}.namespaces"),
-                verbs=verbs(raw.get("verbs", ["get", "list", "watch"]), f"{key}.verbs"),
-                max_ttl=min(max_ttl, duration(raw.get("maxTTL"), f"{key}.maxTTL", max_ttl))))
-        kwargs["auto_approve"] = tuple(entries)
-        return cls(**kwargs)
+    @classmethod
+    def from_policy(cls, policy: Policy) -> GrantRules:
+        """The grant rules of a loaded policy (which the loader already checked with ``check``)."""
+        return cls.from_mapping({"approvers": list(policy.approvers),
+                                 "allowSelfApproval": policy.allow_self_approval,
+                                 "grants": policy.grants}, source=policy.source)
 
 
-def policy_path(explicit: Path | None = None) -> Path | None:
-    """DESIGN.md's search order: ``--policy``, ``$KGATE_POLICY``, ``$KGATE_HOME/policy.yaml``."""
-    if explicit is not None:
-        return explicit
-    env = os.environ.get("KGATE_POLICY")
-    if env:
-        return Path(env).expanduser()
-    default = kgate_home() / "policy.yaml"
-    return default if default.exists() else None
+def check(policy: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every problem of the grant keys of ``policy`` as (key path, why), for the policy loader."""
+    return _read(policy, "policy")[1]
+
+
+def _read(policy: Mapping[str, Any], source: str
+          ) -> tuple[GrantRules | None, list[tuple[str, str]]]:
+    problems: list[tuple[str, str]] = []
+
+    def bad(key: str, why: str) -> None:
+        problems.append((key, why))
+
+    def duration(value: Any, key: str, default: float) -> float:
+        if value is None:
+            return default
+        if not isinstance(value, str):  # YAML's 3600 or 1.5 would silently mean seconds
+            bad(key, f"{value!r} is not a duration (write e.g. 90s, 15m or 1h30m)")
+            return default
+        try:
+            return parse_duration(value, what="")
+        except DurationError as err:
+            why = err.message.strip()
+            bad(key, why + (" (write e.g. 90s, 15m or 1h30m)"
+                            if why.endswith("not a duration") else ""))
+            return default
+
+    def strings(value: Any, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            bad(key, "must be a list of strings")
+            return ()
+        return tuple(value)
+
+    def verbs(value: Any, key: str) -> tuple[str, ...]:
+        out = strings(value, key)
+        unknown = [v for v in out if v not in KNOWN_VERBS]
+        if unknown:
+            bad(key, f"unknown verb(s) {', '.join(unknown)} (known: {', '.join(KNOWN_VERBS)})")
+        return out
+
+    kwargs: dict[str, Any] = {"source": source}
+    if "approvers" in policy:
+        approvers = policy["approvers"]
+        if approvers is None or approvers == []:
+            bad("approvers", NOBODY_APPROVES)
+        else:
+            kwargs["approvers"] = strings(approvers, "approvers")
+    self_ok = policy.get("allowSelfApproval", False)
+    if not isinstance(self_ok, bool):
+        bad("allowSelfApproval", "must be true or false")
+    kwargs["allow_self_approval"] = self_ok is True
+    grants = policy.get("grants")
+    if grants is None:
+        grants = {}
+    if not isinstance(grants, Mapping):
+        bad("grants", "must be a mapping")
+        grants = {}
+    max_ttl = duration(grants.get("maxTTL"), "grants.maxTTL", DEFAULT_MAX_TTL)
+    kwargs["max_ttl"] = max_ttl
+    kwargs["pending_timeout"] = duration(grants.get("pendingTimeout"), "grants.pendingTimeout",
+                                         DEFAULT_PENDING_TIMEOUT)
+    if grants.get("defaultVerbs") is not None:
+        kwargs["default_verbs"] = verbs(grants["defaultVerbs"], "grants.defaultVerbs")
+    auto = grants.get("autoApprove")
+    if auto is not None and not isinstance(auto, list):
+        bad("grants.autoApprove", "must be a list of {namespaces, verbs, maxTTL} entries")
+        auto = []
+    entries = []
+    for i, raw in enumerate(auto or []):
+        key = f"grants.autoApprove[{i}]"
+        if not isinstance(raw, Mapping):
+            bad(key, "must be a mapping with namespaces, verbs, maxTTL")
+            continue
+        entries.append(AutoApprove(
+            namespaces=strings(raw.get("namespaces"), f"{key}.namespaces"),
+            verbs=verbs(raw.get("verbs", ["get", "list", "watch"]), f"{key}.verbs"),
+            max_ttl=min(max_ttl, duration(raw.get("maxTTL"), f"{key}.maxTTL", max_ttl))))
+    kwargs["auto_approve"] = tuple(entries)
+    if problems:
+        return None, problems
+    return GrantRules(**kwargs), []
 
 
 def load_rules(explicit: Path | None = None) -> GrantRules:
-    """The grant rules of the policy file in force (built-in defaults if there is none)."""
-    path = policy_path(explicit)
-    if path is None:
-        return GrantRules()
-    import yaml  # here, not at import: every kgate command imports this module
+    """The grant rules of the policy in force, read by the one policy loader.
 
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise ConfigError(f"cannot read policy {path}: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise ConfigError(f"policy {path} is not valid YAML: {err}".splitlines()[0]) from err
-    if doc is None:
-        doc = {}
-    if not isinstance(doc, Mapping):
-        raise ConfigError(f"policy {path} must be a mapping")
-    return GrantRules.from_mapping(doc, source=str(path))
+    Same file, same search order, same validation and error format (``file:line: key: why``,
+    exit 3) as the proxy and ``kgate policy check``: a file the proxy refuses, grants refuse.
+    """
+    from kgate.policy.loader import load_policy  # here: YAML and the policy package are heavy
+
+    return GrantRules.from_policy(load_policy(explicit))

@@ -4,6 +4,10 @@ The file is composed into PyYAML nodes (which keep their marks) and validated no
 each complaint names the line of the key or value at fault. Unknown keys, duplicate keys, bad
 globs, uncompilable regexes, unknown actions and duplicate rule names are errors, never ignored;
 ``load_policy`` raises ``PolicyInvalid`` listing all of them and returns nothing half-built.
+It is the one reader of the policy file: ``kgate request``/``approve`` take their grant rules
+from the ``Policy`` it returns, and the grant keys (``approvers``, ``allowSelfApproval``,
+``grants:``) are checked here by the grants package's own ``check``, so every command accepts
+and refuses the same files with the same ``file:line`` lines.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from kgate.errors import ConfigError
+from kgate.grants import rules as grant_rules
 from kgate.policy.globs import GlobError, GlobSet
 from kgate.policy.guardrails import BY_NAME
 from kgate.policy.model import (
@@ -42,7 +47,8 @@ _GLOB_KEYS = {"verbs": "verbs", "apiGroups": "api_groups", "resources": "resourc
               "subresources": "subresources", "namespaces": "namespaces", "names": "names"}
 _MATCH_KEYS = (*_GLOB_KEYS, "dryRun", "body")
 _GRANT_KEYS = ("maxTTL", "pendingTimeout", "defaultVerbs", "autoApprove")
-_AUTO_KEYS = ("namespaces", "verbs", "resources", "maxTTL")
+_AUTO_KEYS = grant_rules.AUTO_APPROVE_KEYS
+_GRANT_TOP_KEYS = ("approvers", "allowSelfApproval", "grants")  # their meaning: kgate.grants
 _RULE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -233,27 +239,25 @@ def _rules(r: _Reader, node: Node) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def _grants(r: _Reader, node: Node) -> dict[str, Any]:
-    keys = r.mapping(node, "grants", _GRANT_KEYS)
-    for key in ("maxTTL", "pendingTimeout"):
-        if key in keys:
-            r.duration(keys[key][1], f"grants.{key}", 0)
-    if "defaultVerbs" in keys:
-        r.strings(keys["defaultVerbs"][1], "grants.defaultVerbs")
-    if "autoApprove" in keys:
-        vnode = keys["autoApprove"][1]
-        if not isinstance(vnode, SequenceNode):
-            r.error(vnode, "grants.autoApprove: must be a list")
-        else:
-            for i, item in enumerate(vnode.value):
-                sub = r.mapping(item, f"grants.autoApprove[{i}]", _AUTO_KEYS)
-                for key in ("namespaces", "verbs", "resources"):
-                    if key in sub:
-                        r.strings(sub[key][1], f"grants.autoApprove[{i}].{key}")
-                if "maxTTL" in sub:
-                    r.duration(sub["maxTTL"][1], f"grants.autoApprove[{i}].maxTTL", 0)
-    value = r.value(node)
-    return value if isinstance(value, dict) else {}
+def _grants(r: _Reader, keys: dict[str, tuple[Node, Node]]) -> dict[str, Any]:
+    """``approvers``, ``allowSelfApproval`` and ``grants:`` as plain data, checked.
+
+    Here: unknown and duplicate keys inside ``grants:`` (with a "did you mean"); the meaning of
+    every value is ``kgate.grants.rules.check``'s, the same code ``kgate request`` builds its
+    rules with, each complaint placed on the line of the key at fault.
+    """
+    if "grants" in keys and isinstance(keys["grants"][1], MappingNode):
+        sub = r.mapping(keys["grants"][1], "grants", _GRANT_KEYS)
+        if "autoApprove" in sub and isinstance(sub["autoApprove"][1], SequenceNode):
+            for i, item in enumerate(sub["autoApprove"][1].value):
+                if isinstance(item, MappingNode):
+                    r.mapping(item, f"grants.autoApprove[{i}]", _AUTO_KEYS)
+    values = {key: r.value(keys[key][1]) for key in _GRANT_TOP_KEYS if key in keys}
+    for key, why in grant_rules.check(values):
+        path = key.split(".")
+        node = keys[path[0]][1]
+        r.error(_find(node, path[1:]), f"{key}: {why}")
+    return values
 
 
 def _masking(r: _Reader, node: Node) -> MaskingSettings:
@@ -266,15 +270,18 @@ def _masking(r: _Reader, node: Node) -> MaskingSettings:
 
 def _locate(node: Node, message: str) -> Node:
     """The node a ``masking.a.b[0].c: …`` message points at (best effort, else ``node``)."""
-    path = message.split(":", 1)[0].split(".")[1:]
+    return _find(node, message.split(":", 1)[0].split(".")[1:])
+
+
+def _find(node: Node, path: list[str]) -> Node:
+    """The node at ``path`` (``["autoApprove[0]", "maxTTL"]``) below ``node``; where the path
+    leaves the document, the deepest node it reached (a missing key: the mapping lacking it)."""
     for part in path:
         key, _, index = part.partition("[")
         if isinstance(node, MappingNode):
             found = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
             if found is None:
-                found = next((k for k, _ in node.value if getattr(k, "value", None) == key),
-                             None)
-                return found or node
+                return node
             node = found
         if index and isinstance(node, SequenceNode):
             i = int(index.rstrip("]")) if index.rstrip("]").isdigit() else -1
@@ -295,19 +302,23 @@ def parse_policy(text: str, file: str) -> Policy:
                             ) from None
     except yaml.YAMLError as err:
         raise PolicyInvalid([PolicyProblem(file, 1, f"YAML error: {err}")]) from None
-    if root is None:
-        raise PolicyInvalid([PolicyProblem(file, 1, "the policy file is empty")])
+    if root is None:  # kgate proxy and kgate request alike: an empty file is a mistake
+        raise PolicyInvalid([PolicyProblem(
+            file, 1, "the policy file is empty (only whitespace or comments): remove it to "
+                     "use the built-in default, or copy kgate/examples/policy.yaml into it")])
     keys = r.mapping(root, "", _TOP_KEYS)
     if "apiVersion" in keys and r.value(keys["apiVersion"][1]) != "kgate.dev/v1":
         r.error(keys["apiVersion"][1], "apiVersion: must be kgate.dev/v1")
     if "kind" in keys and r.value(keys["kind"][1]) != "Policy":
         r.error(keys["kind"][1], "kind: must be Policy")
     kwargs: dict[str, Any] = {}
-    if "approvers" in keys:
-        kwargs["approvers"] = tuple(r.strings(keys["approvers"][1], "approvers") or ())
-    if "allowSelfApproval" in keys:
-        kwargs["allow_self_approval"] = r.boolean(keys["allowSelfApproval"][1],
-                                                  "allowSelfApproval")
+    grants = _grants(r, keys)
+    if isinstance(grants.get("approvers"), list):
+        kwargs["approvers"] = tuple(grants["approvers"])
+    if grants.get("allowSelfApproval") is True:
+        kwargs["allow_self_approval"] = True
+    if isinstance(grants.get("grants"), dict):
+        kwargs["grants"] = grants["grants"]
     if "holdTimeout" in keys:
         kwargs["hold_timeout"] = r.duration(keys["holdTimeout"][1], "holdTimeout",
                                             DEFAULT_HOLD_TIMEOUT)
@@ -323,8 +334,6 @@ def parse_policy(text: str, file: str) -> Policy:
         if "maxAuthAge" in sub:
             kwargs["approvals_max_auth_age"] = r.duration(
                 sub["maxAuthAge"][1], "approvals.maxAuthAge", DEFAULT_MAX_AUTH_AGE)
-    if "grants" in keys:
-        kwargs["grants"] = _grants(r, keys["grants"][1])
     if "rules" in keys:
         kwargs["rules"] = _rules(r, keys["rules"][1])
     if "masking" in keys:
@@ -346,7 +355,7 @@ def parse_policy(text: str, file: str) -> Policy:
                     disabled.add(name)
         kwargs["builtins_disabled"] = frozenset(disabled)
     if r.problems:
-        raise PolicyInvalid(r.problems)
+        raise PolicyInvalid(sorted(r.problems, key=lambda p: p.line))  # stable: file order
     raw = yaml.safe_load(text)
     return Policy(source=file, raw=raw, digest=hashlib.sha256(text.encode()).hexdigest(),
                   **kwargs)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kgate.grants.rules import local_user
 from kgate.policy.globs import GlobSet
 from kgate.proxy.masking.settings import MaskingSettings
 
@@ -65,13 +66,16 @@ class Policy:
     """One loaded policy. ``source`` is the file it came from, or ``"built-in"``."""
 
     rules: tuple[Rule, ...] = ()
-    approvers: tuple[str, ...] = ()
+    #: Who may approve grants and held calls; left out, the local OS user (``local:<user>``),
+    #: as when there is no policy file at all. Never empty: ``approvers: []`` is an error.
+    approvers: tuple[str, ...] = field(default_factory=lambda: (local_user(),))
     allow_self_approval: bool = False
     hold_timeout: float = DEFAULT_HOLD_TIMEOUT
     hold_replay_window: float = DEFAULT_REPLAY_WINDOW
     holds_notify: tuple[str, ...] = ()
     approvals_max_auth_age: float = DEFAULT_MAX_AUTH_AGE
-    #: The ``grants:`` block as written (the grants package validates its meaning).
+    #: The ``grants:`` block as written, checked by the loader with ``kgate.grants.rules.check``
+    #: (``GrantRules.from_policy`` reads it).
     grants: Mapping[str, Any] = field(default_factory=dict)
     masking: MaskingSettings = field(default_factory=MaskingSettings)
     builtins_disabled: frozenset[str] = frozenset()

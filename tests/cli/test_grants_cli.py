@@ -159,7 +159,7 @@ def test_approve_without_a_terminal_needs_yes(tmp_path: Path) -> None:
 
 
 def test_self_approval_needs_the_policy(tmp_path: Path) -> None:
-    home = _home(tmp_path, "")
+    home = _home(tmp_path, "kind: Policy\n")
     grant_id = _request(home)
     out = run_kgate(home, "approve", grant_id, "--yes")
     assert out.returncode == 5 and "may not approve it too" in out.stderr

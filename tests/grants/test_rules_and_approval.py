@@ -8,13 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kgate.errors import ConfigError
 from kgate.grants.agents import SessionAgents
 from kgate.grants.approval import authorize, matches_approvers
 from kgate.grants.errors import NotAllowed
 from kgate.grants.identity import Identity
-from kgate.grants.rules import GrantRules, local_user
+from kgate.grants.rules import GrantRules, check, load_rules, local_user
+from kgate.policy import PolicyInvalid, parse_policy
 
 POLICY = {
     "approvers": ["alice@example.com", "group:sre", "local:*"],
@@ -55,6 +57,70 @@ def test_defaults() -> None:
 def test_bad_policy_names_the_key(policy: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
         GrantRules.from_mapping(policy, source="p.yaml")
+
+
+@pytest.mark.parametrize("approvers", [[], None])
+def test_nobody_as_approvers_is_an_error(approvers: object) -> None:
+    with pytest.raises(ConfigError, match="p.yaml: approvers: is empty, so nobody could ever "
+                                          "approve") as err:
+        GrantRules.from_mapping({"approvers": approvers}, source="p.yaml")
+    assert "remove the key for the default (the local user" in err.value.message
+
+
+def test_check_lists_every_problem() -> None:
+    problems = check({"approvers": [], "allowSelfApproval": "yes",
+                      "grants": {"maxTTL": 3600, "autoApprove": [{"verbs": ["get", "steal"]}]}})
+    assert [key for key, _ in problems] == [
+        "approvers", "allowSelfApproval", "grants.maxTTL", "grants.autoApprove[0].namespaces",
+        "grants.autoApprove[0].verbs"]
+
+
+# Grant-key policies, valid and not: the loader (proxy, policy check) and the rules (request,
+# approve) must take the same ones, and read the valid ones the same way.
+AGREE = [
+    "kind: Policy\n",
+    "approvers: ['local:*']\nallowSelfApproval: true\n",
+    "approvers: []\n",
+    "approvers: alice\n",
+    "allowSelfApproval: 1\n",
+    "grants: {maxTTL: 2h, pendingTimeout: 15m, defaultVerbs: [get]}\n",
+    "grants: {maxTTL: 1.5h}\n",
+    "grants: {maxTTL: 3600}\n",
+    "grants: {maxTTL: 5s}\n",
+    "grants: []\n",
+    "grants: {defaultVerbs: [get, steal]}\n",
+    "grants: {autoApprove: {namespaces: [dev-*]}}\n",
+    "grants: {autoApprove: [{namespaces: [dev-*], maxTTL: 1h}]}\n",
+    "grants: {autoApprove: [{namespaces: dev-*}]}\n",
+    "grants: {autoApprove: [{namespaces: [dev-*], verbs: [delete], maxTTL: forever}]}\n",
+]
+
+
+@pytest.mark.parametrize("text", AGREE)
+def test_the_loader_and_the_rules_agree(text: str) -> None:
+    try:
+        direct: GrantRules | None = GrantRules.from_mapping(yaml.safe_load(text), source="p")
+    except ConfigError:
+        direct = None
+    try:
+        loaded: GrantRules | None = GrantRules.from_policy(parse_policy(text, "p"))
+    except PolicyInvalid:
+        loaded = None
+    assert loaded == direct
+
+
+def test_load_rules_reads_through_the_policy_loader(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KGATE_POLICY", raising=False)
+    monkeypatch.setenv("KGATE_HOME", str(tmp_path))
+    assert load_rules() == GrantRules(source="built-in")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("kind: Policy\ngrants:\n  maxTtl: 1h\n")  # a typo grants alone ignored
+    with pytest.raises(PolicyInvalid, match=f"{policy}:3: grants.maxTtl: unknown key "
+                                            r"\(did you mean 'maxTTL'\?\)"):
+        load_rules()
+    policy.write_text("grants:\n  maxTTL: 1h\n")
+    assert load_rules().max_ttl == 3600 and load_rules().source == str(policy)
 
 
 def test_approver_globs_and_groups() -> None:

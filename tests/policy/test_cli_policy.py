@@ -27,6 +27,9 @@ BAD_FILES = {
                             "duplicate-rule.yaml:3: rules[1].name: duplicate rule name 'a'"),
     "yaml-syntax.yaml": ("rules:\n  - name: x\n   action: [\n",
                          "yaml-syntax.yaml:3: YAML syntax error"),
+    "grant-rules.yaml": ("kind: Policy\ngrants:\n  autoApprove:\n    - {namespaces: [dev-*], "
+                         "verbs: [get, steal]}\n",
+                         "grant-rules.yaml:4: grants.autoApprove[0].verbs: unknown verb(s) steal"),
 }
 
 

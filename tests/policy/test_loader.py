@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kgate.grants.rules import local_user
 from kgate.policy import PolicyInvalid, load_policy, parse_policy
 from kgate.policy.loader import BUILT_IN, parse_duration
 
@@ -63,10 +64,13 @@ def test_the_design_schema_loads() -> None:
     assert p.builtins_disabled == frozenset({"no-csr"})
 
 
-def test_defaults_when_keys_are_left_out() -> None:
+def test_defaults_when_keys_are_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KGATE_POLICY", raising=False)
     p = parse_policy("apiVersion: kgate.dev/v1\nkind: Policy\n", "min.yaml")
     assert (p.hold_timeout, p.hold_replay_window) == (60, 600)
-    assert p.rules == () and p.approvers == () and not p.allow_self_approval
+    assert p.rules == () and not p.allow_self_approval
+    # No approvers key: the local OS user, exactly as with no policy file at all.
+    assert p.approvers == (local_user(),) == load_policy(None, Path("/nonexistent")).approvers
 
 
 def _problems(text: str) -> list[str]:
@@ -109,6 +113,21 @@ BAD = [
     ("bad rule name", "rules:\n  - {name: No_Good, match: {}, action: deny}\n",
      "p.yaml:2: rules[0].name: 'No_Good' is not a rule name"),
     ("empty file", "", "p.yaml:1: the policy file is empty"),
+    ("comments only", "# nothing yet\n", "p.yaml:1: the policy file is empty"),
+    ("nobody approves", "kind: Policy\napprovers: []\n",
+     "p.yaml:2: approvers: is empty, so nobody could ever approve"),
+    ("approvers null", "approvers:\nkind: Policy\n", "p.yaml:1: approvers: is empty"),
+    ("grant ttl in bare seconds", "grants:\n  maxTTL: 3600\n",
+     "p.yaml:2: grants.maxTTL: 3600 is not a duration"),
+    ("grant ttl below the minimum", "grants: {pendingTimeout: 5s}\n",
+     "p.yaml:1: grants.pendingTimeout: '5s' is shorter than the minimum 10s"),
+    ("unknown default verb", "grants:\n  defaultVerbs: [get, steal]\n",
+     "p.yaml:2: grants.defaultVerbs: unknown verb(s) steal"),
+    ("autoApprove without namespaces", "grants:\n  autoApprove:\n    - verbs: [get]\n",
+     "p.yaml:3: grants.autoApprove[0].namespaces: must be a list of strings"),
+    ("autoApprove resources", "grants:\n  autoApprove:\n    - namespaces: [dev-*]\n"
+     "      resources: [pods]\n",
+     "p.yaml:4: grants.autoApprove[0].resources: unknown key (known: namespaces, verbs, maxTTL)"),
 ]
 
 
@@ -123,6 +142,15 @@ def test_every_problem_is_reported_at_once() -> None:
             "  - {name: a, match: {}, action: deny}\nmasking: {custom: [{name: x, regex: '('}]}\n")
     problems = _problems(text)
     assert [p.split(":", 2)[1] for p in problems] == ["1", "3", "4", "5"]
+
+
+def test_grant_problems_join_the_others_in_file_order() -> None:
+    text = ("holdTimout: 60s\napprovers: []\nrules:\n  - {name: a, match: {}, action: block}\n"
+            "grants:\n  maxTTL: forever\n  defaultVerbs: [steal]\n")
+    problems = _problems(text)
+    assert [p.split(":", 3)[1:3] for p in problems] == [
+        ["1", " holdTimout"], ["2", " approvers"], ["4", " rules[0] (a).action"],
+        ["6", " grants.maxTTL"], ["7", " grants.defaultVerbs"]]
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("1h30m", 5400),
