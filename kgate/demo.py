@@ -12,7 +12,6 @@ private ``KGATE_HOME`` that is removed afterwards.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import shutil
@@ -78,10 +77,9 @@ class Demo:
 
         # The built-in policy, except that the demo's one person may approve their own grant
         # (it plays both the requester and the approver; local mode cannot tell them apart).
-        me = f"local:{getpass.getuser()}"
+        # Approvers are left out: the default approver is that person (local:<user>).
         (self.home / "policy.yaml").write_text(default_policy_text().replace(
-            "allowSelfApproval: false", "allowSelfApproval: true   # the demo plays both people"
-        ).replace("approvers: []", f'approvers: ["{me}"]'))
+            "allowSelfApproval: false", "allowSelfApproval: true   # the demo plays both people"))
         self.step("human", "asks for access: one namespace, read and delete, for 10 minutes")
         requested = self.kgate("request", "--kubeconfig", str(user_kubeconfig), "--namespace",
                                NAMESPACE, "--ttl", "10m", "--verb", "get,list,watch,delete",
