@@ -132,12 +132,12 @@ class Pool:
     @classmethod
     async def open(cls, endpoint: Endpoint, n: int) -> Pool:
         parts = urlsplit(endpoint.url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 443
         loop = asyncio.get_running_loop()
 
         async def one() -> _Conn:
             _transport, proto = await loop.create_connection(
-                _Conn, parts.hostname, parts.port, ssl=endpoint.ssl,
-                server_hostname=parts.hostname if endpoint.ssl else None)
+                _Conn, host, port, ssl=endpoint.ssl, server_hostname=host if endpoint.ssl else None)
             return proto
 
         return cls(endpoint, list(await asyncio.gather(*(one() for _ in range(n)))))

@@ -284,7 +284,8 @@ def report(figures: dict[str, dict[str, float]], meta: dict[str, object]) -> Non
 def compare(figures: dict[str, dict[str, float]], path: Path) -> None:
     """Ratios now/then for every target and metric that both runs have."""
     then = json.loads(path.read_text())["targets"]
-    print(f"\nnow / {path} (>1: bigger now; for latency, CPU and RSS smaller is better)")
+    print(f"\nnow / {path} (>1: bigger now; for latency, CPU and RSS smaller is better; "
+          "— where either side is ≤ 0)")
     metrics = [m for m, *_ in COLUMNS]
     print(f"{'target':<26}" + "".join(f"{h:>{w}}" for _, h, w, _ in COLUMNS))
     for name, row in figures.items():
@@ -293,7 +294,7 @@ def compare(figures: dict[str, dict[str, float]], path: Path) -> None:
             print(f"{name:<26}(not in the saved run)")
             continue
         cells = "".join(
-            f"{row[m] / old[m]:>{w}.2f}" if m in row and old.get(m) not in (None, 0) else
+            f"{row[m] / old[m]:>{w}.2f}" if row.get(m, 0) > 0 and old.get(m, 0) > 0 else
             f"{'—':>{w}}" for m, (_, _, w, _) in zip(metrics, COLUMNS, strict=True))
         print(f"{name:<26}{cells}")
 
@@ -416,11 +417,11 @@ def _targets(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path, di
 
 
 def _profile(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path,
-             targets: list[Target], seconds: float) -> None:
+             targets: list[Target], seconds: float, py_spy: bool = True) -> None:
     kgate = next(t for t in targets if t.name.startswith("kgate") and t.cases is None)
     assert kgate.pid is not None
     out = tmp / "py-spy.txt"
-    spy = profiling.start_py_spy(kgate.pid, out, seconds + 1)
+    spy = profiling.start_py_spy(kgate.pid, out, seconds + 1) if py_spy else None
     if spy is not None:
         time.sleep(0.5)
         run(lambda: _saturate(kgate, PODLIST_PATH, 16, seconds))
@@ -452,6 +453,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--compare", type=Path, help="print ratios against a saved --json run")
     ap.add_argument("--profile", action="store_true",
                     help="profile kgate on the 1 MB PodList at 16 connections (py-spy)")
+    ap.add_argument("--profiler", choices=("auto", "pyinstrument"), default="auto",
+                    help="auto: py-spy, else pyinstrument; pyinstrument: skip py-spy")
     ap.add_argument("--upstream", choices=("replay", "sandbox"), default="replay")
     args = ap.parse_args(argv)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -479,7 +482,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.json:
             args.json.write_text(json.dumps({"meta": meta, "targets": figures}, indent=2))
         if args.profile:
-            _profile(procs, tmp, env, upstream_kc, targets, 3 * secs)
+            _profile(procs, tmp, env, upstream_kc, targets, 3 * secs,
+                     py_spy=args.profiler == "auto")
     finally:
         procs.stop_all()
 
