@@ -124,7 +124,8 @@ class Stack:
 @pytest.fixture
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     engine = request.param
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "PYTHONPATH")}
+    keep = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "KGATE_LOOP")
+    env = {k: v for k, v in os.environ.items() if k in keep}
     env.update(KGATE_HOME=str(tmp_path / "home"), HOME=str(tmp_path), NO_COLOR="1",
                KGATE_ENGINE=engine)
     kgate = [sys.executable, "-m", "kgate"]
@@ -404,23 +405,28 @@ def _dropped(sock: ssl.SSLSocket, start: float) -> float | None:
     return time.monotonic() - start
 
 
-def _head_timeout_engine(engine: str) -> None:
+def _head_timeout(engine: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """Set a short request-head timeout on ``engine``; the ``ProxyOptions`` it needs, if any."""
     if engine == "aiohttp":
         pytest.skip("the aiohttp engine has no request-head timeout: aiohttp's web.Server holds "
                     "a half-sent request for its keepalive_timeout (3630 s), which kgate's "
                     "ProxyServer does not set")
-    if "head_timeout" not in {f.name for f in dataclasses.fields(ProxyOptions)}:
-        pytest.skip("ProxyOptions.head_timeout does not exist yet (issue 15's lean engine)")
+    if "head_timeout" in {f.name for f in dataclasses.fields(ProxyOptions)}:
+        return {"head_timeout": HEAD_TIMEOUT}
+    # The lean server reads its module's HEAD_TIMEOUT when it is constructed.
+    monkeypatch.setattr("kgate.proxy.lean.server.HEAD_TIMEOUT", HEAD_TIMEOUT)
+    return {}
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("stall", ["partial", "trickle"])
 def test_a_stalled_partial_request_is_dropped_without_affecting_others(
-        engine: str, stall: str, tmp_path: Path, sandbox_kubeconfig: Path) -> None:
-    _head_timeout_engine(engine)
+        engine: str, stall: str, tmp_path: Path, sandbox_kubeconfig: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    options = _head_timeout(engine, monkeypatch)
     thread, proxy, _audit = start_proxy_thread(sandbox_kubeconfig, tmp_path / "home",
-                                               engine=engine, head_timeout=HEAD_TIMEOUT)
+                                               engine=engine, **options)
     try:
         host, port = proxy.url.removeprefix("https://").rsplit(":", 1)
         ep = Endpoint(host, int(port), proxy.session.token, proxy.ca_pem)
