@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import profiling
-from bench.loadclient import Endpoint, Pool, run
+from bench.loadclient import BadReply, Endpoint, Pool, run
 from bench.passthrough import read_endpoint
 from bench.replay import record
 from bench.workload import PODLIST_PATH, SMALL_PATH, seed
@@ -83,6 +83,7 @@ class Target:
     figures: dict[str, list[float]] = field(default_factory=dict)  # per-round values, per metric
     rps: list[float] = field(default_factory=list)  # small req/s @16 (the session-log bench)
     cpu_us: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     @property
     def endpoint(self) -> Endpoint:
@@ -206,7 +207,11 @@ async def _measure(targets: list[Target], rounds: int, plan: Plan) -> None:
         for case in CASES:
             for t in targets:
                 if t.runs(case):
-                    await _case(case, t, plan)
+                    try:
+                        await _case(case, t, plan)
+                    except BadReply as err:  # a figure short, not a lost run
+                        t.errors.append(f"{case}: {err}")
+                        print(f"{t.name}, {case}: {err}", file=sys.stderr, flush=True)
         print(f"round {rnd + 1}/{rounds} done", file=sys.stderr, flush=True)
 
 
@@ -435,7 +440,10 @@ def _profile(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path,
     stats = tmp / "pyinstrument.pstats"
     t = _kgate_target(procs, tmp, env, upstream_kc, engine, log=True, argv_prefix=[
         sys.executable, "-m", "pyinstrument", "-r", "pstats", "-o", str(stats), "-m"])
-    run(lambda: _saturate(t, PODLIST_PATH, 16, seconds))
+    try:
+        run(lambda: _saturate(t, PODLIST_PATH, 16, seconds))
+    except BadReply as err:
+        print(f"\nunder pyinstrument, {t.name} answered {err}")
     procs.stop(procs.procs[-1], signal.SIGINT)
     if stats.exists():
         profiling.print_top(f"pyinstrument: {t.name}, 1 MB PodList at 16 connections, "
@@ -474,6 +482,7 @@ def main(argv: list[str] | None = None) -> None:
         figures = _figures(targets)
         meta.update(rounds=rounds, date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     notes=notes, seconds=secs)
+        notes += [f"{t.name}: {e}" for t in targets for e in t.errors]
         report(figures, meta)
         for note in notes:
             print(f"note: {note}")
