@@ -3,9 +3,9 @@
 py-spy samples a running process from outside (``py-spy record --pid``, raw collapsed stacks,
 ``--nolineno``, non-blocking so the target is not paused), which needs ptrace; containers often
 deny it. The fallback is a second target started as ``python -m pyinstrument -r pstats -o FILE
--m kgate proxy …``, which writes its statistics when SIGINT stops it. Both end as the same list:
-the functions with the most self time (where the samples' innermost frame was) and their
-inclusive share.
+-m kgate proxy …``, which writes its statistics when SIGTERM has stopped kgate. Both end as the
+same list: the functions with the most self time (where the samples' innermost frame was) and
+their inclusive share.
 """
 
 from __future__ import annotations

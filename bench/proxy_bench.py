@@ -319,11 +319,11 @@ class Procs:
         self.procs.append(p)
         return p
 
-    def stop(self, p: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    def stop(self, p: subprocess.Popen[bytes], timeout: float = 20) -> None:
         if p.poll() is None:
-            p.send_signal(sig)
+            p.send_signal(signal.SIGTERM)
         try:
-            p.wait(timeout=20)
+            p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait(10)
@@ -444,12 +444,13 @@ def _profile(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path,
         run(lambda: _saturate(t, PODLIST_PATH, 16, seconds))
     except BadReply as err:
         print(f"\nunder pyinstrument, {t.name} answered {err}")
-    procs.stop(procs.procs[-1], signal.SIGINT)
-    if stats.exists():
+    # pyinstrument writes its statistics once kgate has stopped (SIGTERM: it ends its exchanges).
+    procs.stop(procs.procs[-1], timeout=90)
+    if stats.exists() and stats.stat().st_size:
         profiling.print_top(f"pyinstrument: {t.name}, 1 MB PodList at 16 connections, "
                             "top 15 by self time", profiling.pstats_top(stats))
     else:
-        print("\npyinstrument wrote no statistics")
+        print("\npyinstrument wrote no statistics (did kgate stop within 90 s?)")
 
 
 def main(argv: list[str] | None = None) -> None:
