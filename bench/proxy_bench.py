@@ -172,7 +172,10 @@ async def _latency(t: Target, label: str, path: str, n: int, budget: float) -> N
 async def _saturate(t: Target, path: str, conns: int, seconds: float) -> tuple[float, float]:
     pool = await Pool.open(t.endpoint, conns)
     try:
+        mine = time.process_time()
         n, elapsed, cpu = await pool.saturate(path, seconds=seconds, probe=t.cpu_seconds)
+        t.add(f"client_us_{'small' if path == SMALL_PATH else 'pods'}{conns}",
+              (time.process_time() - mine) / n * 1e6)
     finally:
         pool.close()
     return n / elapsed, cpu / n
@@ -264,6 +267,10 @@ def report(figures: dict[str, dict[str, float]], meta: dict[str, object]) -> Non
         cells = "".join(f"{format(row[m], f):>{w}}" if m in row else f"{'—':>{w}}"
                         for m, _, w, f in COLUMNS)
         print(f"{name:<26}{cells}")
+    client = [row["client_us_small16"] for row in figures.values() if "client_us_small16" in row]
+    if client:
+        print(f"client (bench.loadclient) CPU per small GET at 16 connections: "
+              f"{min(client):.0f}–{max(client):.0f} µs across targets")
     kp = figures.get("kubectl proxy")
     if kp is None:
         return
