@@ -31,6 +31,11 @@ servers, not the client, set the pace (it still shares the two cores with them).
 target under py-spy (``py-spy record --pid``), or, when py-spy may not attach, against a
 ``python -m pyinstrument -m kgate proxy`` target, and prints the top 15 functions by self time.
 
+Duration on this 2-core box: ~2.5 minutes by default (3 rounds) and under a minute with
+``--quick`` when every target serves PodLists at ≥ 10/s; longer while a target is slower (each
+closed-loop window ends by waiting for the 16 PodLists still in flight: today's aiohttp engine,
+at < 1 PodList/s, makes the default run ~5 minutes and ``--quick`` ~2).
+
 Run: ``python -m bench.proxy_bench [--quick] [--rounds 3] [--json PATH] [--compare PATH]
 [--profile] [--upstream replay|sandbox]``; ``python -m bench proxy …`` is the same.
 """
@@ -289,7 +294,8 @@ def report(figures: dict[str, dict[str, float]], meta: dict[str, object]) -> Non
                 parts.append(f"{metric} {row[metric]:.2f} ms vs ~0 (n/a)")
                 continue
             r = row[metric] / base
-            parts.append(f"{metric} {r:.2f}× {_ratio_ok(r, op, bound)}")
+            parts.append(f"{metric} {r:.2f}× " if r >= 0.1 else f"{metric} {r:.3f}× ")
+            parts[-1] += _ratio_ok(r, op, bound)
         print(f"  {name}: " + "; ".join(parts))
 
 
