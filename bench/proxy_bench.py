@@ -31,10 +31,9 @@ servers, not the client, set the pace (it still shares the two cores with them).
 target under py-spy (``py-spy record --pid``), or, when py-spy may not attach, against a
 ``python -m pyinstrument -m kgate proxy`` target, and prints the top 15 functions by self time.
 
-Duration on this 2-core box: ~2.5 minutes by default (3 rounds) and under a minute with
-``--quick`` when every target serves PodLists at ≥ 10/s; longer while a target is slower (each
-closed-loop window ends by waiting for the 16 PodLists still in flight: today's aiohttp engine,
-at < 1 PodList/s, makes the default run ~5 minutes and ``--quick`` ~2).
+Duration on this 2-core box: with today's aiohttp engine (< 1 PodList/s; each closed-loop window
+ends by waiting for the 16 PodLists still in flight) ~5 minutes by default and ~2 with
+``--quick``; once every target serves ≥ 10 PodLists/s, an estimated 2.5 minutes and under one.
 
 Run: ``python -m bench.proxy_bench [--quick] [--rounds 3] [--json PATH] [--compare PATH]
 [--profile] [--upstream replay|sandbox]``; ``python -m bench proxy …`` is the same.
