@@ -10,6 +10,7 @@ their inclusive share.
 
 from __future__ import annotations
 
+import math
 import pstats
 import shutil
 import subprocess
@@ -77,11 +78,15 @@ def pstats_top(path: Path, n: int = 15) -> list[Entry]:
     stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
     total = sum(v[2] for v in stats.values()) or 1.0
     rows = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:n]
-    return [Entry(f"{func} ({Path(file).name}:{line})", 100 * v[2] / total, 100 * v[3] / total)
+    # pyinstrument's cumulative times count a recursive function once per level: over 100% is
+    # not a share, so it is left out (NaN, printed as —).
+    return [Entry(f"{func} ({Path(file).name}:{line})", 100 * v[2] / total,
+                  100 * v[3] / total if v[3] <= total else math.nan)
             for (file, line, func), v in rows]
 
 
 def print_top(title: str, entries: list[Entry]) -> None:
     print(f"\n{title}\n{'self %':>7}{'total %':>9}  function")
     for e in entries:
-        print(f"{e.self_pct:>7.1f}{e.total_pct:>9.1f}  {e.function}")
+        total = "—" if math.isnan(e.total_pct) else f"{e.total_pct:.1f}"
+        print(f"{e.self_pct:>7.1f}{total:>9}  {e.function}")
