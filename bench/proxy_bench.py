@@ -1,21 +1,49 @@
-"""Added latency and throughput of the kgate proxy, against its floor and kubectl proxy.
+"""The proxy's hot path side by side: kgate (each engine) vs the aiohttp floor vs ``kubectl proxy``.
 
-One run starts the sandbox API server (``kgate sandbox``) and, in front of it, three proxies: kgate
-(``kgate proxy``), a bare aiohttp pass-through (``bench.passthrough``) and ``kubectl proxy`` (Go).
-Every target is measured in interleaved rounds with the same client so ratios are comparable:
+Setup: ``kgate sandbox`` runs, and the harness creates through its API one small ConfigMap and
+~1 MB of realistic Pods (``bench.workload``: env vars with secret-looking names holding literals,
+args with flags, labels, annotations, probes). The sandbox's replies are recorded and served by
+``bench.replay`` (uvloop + httptools, canned bytes: the sandbox itself manages ~600 small GETs/s
+and a few PodLists/s here, which would cap every target); ``--upstream sandbox`` measures against
+the live sandbox instead. In front of that upstream, each in its own process:
 
-* latency: sequential requests on one keep-alive connection, p50/p99, for a small GET and a ~1 MB
-  list; "added" is target minus direct-to-sandbox;
-* throughput: requests/s for small GETs at 16 concurrent clients, and the server process's CPU time
-  per request (from /proc).
+* ``kgate (lean)`` and ``kgate (aiohttp)``: ``kgate proxy --no-grant`` with ``KGATE_ENGINE`` set
+  (the session log on, masking on, the built-in policy: what a user runs); the lean target is
+  skipped with a note while ``kgate.proxy.lean`` cannot be imported;
+* ``… log off``: the same engine without the session log (``bench.kgate_serve``), PodList and
+  small req/s only;
+* ``aiohttp floor``: ``bench.passthrough``, a bare aiohttp pass-through;
+* ``kubectl proxy`` (Go; it serves plain HTTP to its client);
+* ``direct``: the upstream itself, the base for "added" latency.
 
-Run: ``python -m bench.proxy_bench [--rounds 3] [--small 300] [--large 40] [--requests 2000]``.
+Cases, each measured in every round for every target in turn (interleaved, so drift hits all
+alike): small GET latency on one keep-alive connection (p50/p99, added = target − direct);
+small GET requests/s and server CPU µs per request with 16 and 64 connections; the 1 MB PodList
+requests/s at 16 connections and CPU ms per request, and its p50 on one connection. After the
+run: peak RSS (``VmHWM``) and RSS (``VmRSS``) of each server process. CPU is the server process's
+user+system time from ``/proc/PID/stat`` over the measured window.
+
+The client is ``bench.loadclient``: one process, raw asyncio ``Protocol`` + ``httptools`` on uvloop
+with TLS from the stdlib, pre-encoded requests, bodies counted and dropped — cheap enough that the
+servers, not the client, set the pace (it still shares the two cores with them).
+
+``--profile`` runs the hottest case (PodList at 16 connections) once more against the first kgate
+target under py-spy (``py-spy record --pid``), or, when py-spy may not attach, against a
+``python -m pyinstrument -m kgate proxy`` target, and prints the top 15 functions by self time.
+
+Duration on this 2-core box: with today's aiohttp engine (< 1 PodList/s; each closed-loop window
+ends by waiting for the 16 PodLists still in flight) ~5 minutes by default and ~2 with
+``--quick``; once every target serves ≥ 10 PodLists/s, an estimated 2.5 minutes and under one.
+
+Run: ``python -m bench.proxy_bench [--quick] [--rounds 3] [--json PATH] [--compare PATH]
+[--profile] [--upstream replay|sandbox]``; ``python -m bench proxy …`` is the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -28,31 +56,55 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
-
+from bench import profiling
+from bench.loadclient import BadReply, Endpoint, Pool, run
 from bench.passthrough import read_endpoint
+from bench.replay import record
+from bench.workload import PODLIST_PATH, SMALL_PATH, seed
 from kgate.kubectl import find_kubectl
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL_PATH = "/api/v1/namespaces/default/configmaps/small"
-LARGE_PATH = "/api/v1/namespaces/bulk/configmaps"
+LARGE_PATH = PODLIST_PATH  # what the session-log bench imported by this name
+MIB = 1024 * 1024
+
+#: Goals of issue 15, kgate vs kubectl proxy in the same run: (metric, comparison, bound).
+GOALS = (("small_rps16", ">=", 1.2), ("small_added_ms", "<=", 1.0), ("small_cpu_us16", "<=", 1.0),
+         ("pods_rps16", ">=", 0.5), ("rss_after_mib", "<=", 1.3))
 
 
 @dataclass
 class Target:
-    """One thing to send requests to."""
+    """One server to send requests to, and what was measured of it."""
 
     name: str
     url: str
     token: str | None
-    ssl: ssl.SSLContext | bool
+    ssl: ssl.SSLContext | bool | None
     pid: int | None = None
-    samples: dict[str, list[float]] = field(default_factory=dict)
-    rps: list[float] = field(default_factory=list)
+    #: Which cases run against it (None: all).
+    cases: frozenset[str] | None = None
+    samples: dict[str, list[float]] = field(default_factory=dict)  # latency seconds, per case
+    figures: dict[str, list[float]] = field(default_factory=dict)  # per-round values, per metric
+    rps: list[float] = field(default_factory=list)  # small req/s @16 (the session-log bench)
     cpu_us: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.url, self.token,
+                        self.ssl if isinstance(self.ssl, ssl.SSLContext) else None)
+
+    def cpu_seconds(self) -> float:
+        return _cpu_seconds(self.pid)
+
+    def runs(self, case: str) -> bool:
+        return self.cases is None or case in self.cases
+
+    def add(self, metric: str, value: float) -> None:
+        self.figures.setdefault(metric, []).append(value)
 
 
-def _wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 30) -> None:
+def _wait_file(path: Path, proc: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -77,187 +129,385 @@ def _cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _status_mib(pid: int | None, key: str) -> float:
+    if pid is None:
+        return 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- what the session-log bench (bench.audit_bench) imports -----------------------------------
+
 async def _seed(server: str, token: str, ctx: ssl.SSLContext) -> int:
-    """Create one small ConfigMap and ~1 MB of ConfigMaps in namespace ``bulk``."""
-    hdrs = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as s:
-        await s.post(f"{server}/api/v1/namespaces", headers=hdrs,
-                     json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bulk"}})
-        await s.post(f"{server}/api/v1/namespaces/default/configmaps", headers=hdrs, json={
-            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "small"},
-            "data": {"LOG_LEVEL": "info"}})
-        # ~10 kB of ordinary configuration per ConfigMap: what detectors scan in real lists.
-        blob = "".join(f"upstream.svc{i}.host=svc-{i}.apps.svc.cluster.local\n"
-                       f"upstream.svc{i}.port={8000 + i}\nfeature.flag{i}=enabled\n"
-                       for i in range(110))[:10_000]
-        for i in range(100):
-            r = await s.post(f"{server}/api/v1/namespaces/bulk/configmaps", headers=hdrs, json={
-                "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i:03d}"},
-                "data": {"payload": blob}})
-            r.raise_for_status()
-        async with s.get(server + LARGE_PATH, headers=hdrs) as r:
-            return len(await r.read())
-
-
-async def _latency(t: Target, path: str, n: int) -> list[float]:
-    hdrs = {"Authorization": f"Bearer {t.token}"} if t.token else {}
-    hdrs["Accept"] = "application/json"
-    out: list[float] = []
-    conn = aiohttp.TCPConnector(ssl=t.ssl, limit=1)
-    async with aiohttp.ClientSession(connector=conn) as s:
-        for i in range(n + 10):
-            t0 = time.perf_counter()
-            async with s.get(t.url + path, headers=hdrs) as r:
-                await r.read()
-                if r.status != 200:
-                    raise SystemExit(f"{t.name}: {path} answered {r.status}")
-            if i >= 10:
-                out.append(time.perf_counter() - t0)
-    return out
+    """Create the small ConfigMap and the ~1 MB PodList; the PodList's size in bytes."""
+    return (await seed(server, token, ctx))[1]
 
 
 async def _throughput(t: Target, total: int, concurrency: int = 16) -> tuple[float, float]:
-    hdrs = {"Authorization": f"Bearer {t.token}"} if t.token else {}
-    hdrs["Accept"] = "application/json"
-    left = total
+    """``total`` small GETs over ``concurrency`` connections: (requests/s, server CPU µs/req)."""
+    pool = await Pool.open(t.endpoint, concurrency)
+    try:
+        n, elapsed, cpu = await pool.saturate(SMALL_PATH, total=total, probe=t.cpu_seconds)
+    finally:
+        pool.close()
+    return n / elapsed, cpu / n * 1e6
 
-    async def worker(s: aiohttp.ClientSession) -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            async with s.get(t.url + SMALL_PATH, headers=hdrs) as r:
-                await r.read()
 
-    conn = aiohttp.TCPConnector(ssl=t.ssl, limit=concurrency)
-    async with aiohttp.ClientSession(connector=conn) as s:
-        await asyncio.gather(*(worker(s) for _ in range(4)))  # warm the pool
-        left = total
-        cpu0, t0 = _cpu_seconds(t.pid), time.perf_counter()
-        await asyncio.gather(*(worker(s) for _ in range(concurrency)))
-        elapsed, cpu = time.perf_counter() - t0, _cpu_seconds(t.pid) - cpu0
-    return total / elapsed, cpu / total * 1e6
+# --- the cases --------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Plan:
+    small_n: int  # sequential small GETs per round
+    pods_n: int  # sequential PodLists per round
+    seconds: float  # per throughput measurement
+    pods_seconds: float
+
+
+async def _latency(t: Target, label: str, path: str, n: int, budget: float) -> None:
+    pool = await Pool.open(t.endpoint, 1)
+    try:
+        t.samples.setdefault(label, []).extend(await pool.latencies(path, n, budget))
+    finally:
+        pool.close()
+
+
+async def _saturate(t: Target, path: str, conns: int, seconds: float) -> tuple[float, float]:
+    pool = await Pool.open(t.endpoint, conns)
+    try:
+        mine = time.process_time()
+        n, elapsed, cpu = await pool.saturate(path, seconds=seconds, probe=t.cpu_seconds)
+        t.add(f"client_us_{'small' if path == SMALL_PATH else 'pods'}{conns}",
+              (time.process_time() - mine) / n * 1e6)
+    finally:
+        pool.close()
+    return n / elapsed, cpu / n
+
+
+async def _case(case: str, t: Target, plan: Plan) -> None:
+    if case == "small":
+        await _latency(t, "small", SMALL_PATH, plan.small_n, plan.seconds)
+    elif case == "small16":
+        rps, cpu = await _saturate(t, SMALL_PATH, 16, plan.seconds)
+        t.add("small_rps16", rps)
+        t.add("small_cpu_us16", cpu * 1e6)
+        t.rps.append(rps)
+        t.cpu_us.append(cpu * 1e6)
+    elif case == "small64":
+        rps, cpu = await _saturate(t, SMALL_PATH, 64, plan.seconds)
+        t.add("small_rps64", rps)
+        t.add("small_cpu_us64", cpu * 1e6)
+    elif case == "pods16":
+        rps, cpu = await _saturate(t, PODLIST_PATH, 16, plan.pods_seconds)
+        t.add("pods_rps16", rps)
+        t.add("pods_cpu_ms16", cpu * 1e3)
+    elif case == "pods":
+        await _latency(t, "pods", PODLIST_PATH, plan.pods_n, plan.seconds)
+
+
+CASES = ("small", "small16", "small64", "pods16", "pods")
+
+
+async def _measure(targets: list[Target], rounds: int, plan: Plan) -> None:
+    for rnd in range(rounds):
+        for case in CASES:
+            for t in targets:
+                if t.runs(case):
+                    try:
+                        await _case(case, t, plan)
+                    except BadReply as err:  # a figure short, not a lost run
+                        t.errors.append(f"{case}: {err}")
+                        print(f"{t.name}, {case}: {err}", file=sys.stderr, flush=True)
+        print(f"round {rnd + 1}/{rounds} done", file=sys.stderr, flush=True)
+
+
+# --- the report -------------------------------------------------------------------------------
 
 def _pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] * 1000
 
 
-async def _measure(targets: list[Target], args: argparse.Namespace) -> None:
-    for rnd in range(args.rounds):
-        for t in targets:
-            for label, path, n in (("small", SMALL_PATH, args.small),
-                                   ("1MB list", LARGE_PATH, args.large)):
-                t.samples.setdefault(label, []).extend(await _latency(t, path, n))
-            rps, cpu = await _throughput(t, args.requests)
-            t.rps.append(rps)
-            t.cpu_us.append(cpu)
-        print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
-
-
-def _report(targets: list[Target], large_bytes: int) -> dict[str, object]:
+def _figures(targets: list[Target]) -> dict[str, dict[str, float]]:
+    """One number per metric per target: medians over rounds, percentiles over all samples."""
     direct = targets[0]
-    rows: dict[str, object] = {"large_list_bytes": large_bytes}
-    print(f"\n1MB list = {large_bytes / 1e6:.2f} MB; added = p50(target) - p50(direct)\n")
-    head = f"{'target':<22}{'small p50':>10}{'p99':>8}{'added':>8}{'1MB p50':>10}{'p99':>8}" \
-           f"{'added':>8}{'req/s@16':>10}{'cpu µs/req':>11}"
-    print(head)
+    out: dict[str, dict[str, float]] = {}
     for t in targets:
-        s, big = t.samples["small"], t.samples["1MB list"]
-        add_s = _pct(s, 50) - _pct(direct.samples["small"], 50)
-        add_b = _pct(big, 50) - _pct(direct.samples["1MB list"], 50)
-        rps, cpu = statistics.median(t.rps), statistics.median(t.cpu_us)
-        print(f"{t.name:<22}{_pct(s, 50):>10.2f}{_pct(s, 99):>8.2f}{add_s:>8.2f}"
-              f"{_pct(big, 50):>10.2f}{_pct(big, 99):>8.2f}{add_b:>8.2f}{rps:>10.0f}{cpu:>11.0f}")
-        rows[t.name] = {"small_p50_ms": _pct(s, 50), "small_p99_ms": _pct(s, 99),
-                        "small_added_ms": add_s, "large_p50_ms": _pct(big, 50),
-                        "large_p99_ms": _pct(big, 99), "large_added_ms": add_b,
-                        "rps16": rps, "server_cpu_us_per_req": cpu}
-    by = {t.name: t for t in targets}
-    if {"kgate", "aiohttp floor", "kubectl proxy"} <= by.keys():
-        def added(name: str, label: str) -> float:
-            return _pct(by[name].samples[label], 50) - _pct(direct.samples[label], 50)
-        print()
-        for label in ("small", "1MB list"):
-            kg, fl, kp = added("kgate", label), added("aiohttp floor", label), \
-                added("kubectl proxy", label)
-            # kubectl proxy serves plain HTTP to its client, so its "added" latency can be ~0
-            # or negative: a ratio against it is only printed when it means something.
-            vs_kp = f"{kg / kp:.2f}x" if kp > 0.05 else "n/a (kubectl proxy adds ~0 ms)"
-            print(f"{label}: kgate/floor added = {kg / fl:.2f}x, kgate/kubectl-proxy added = "
-                  f"{vs_kp}")
-        cpu = {n: statistics.median(by[n].cpu_us) for n in ("kgate", "aiohttp floor",
-                                                             "kubectl proxy")}
-        print(f"server CPU per small GET: kgate/floor = {cpu['kgate'] / cpu['aiohttp floor']:.2f}x"
-              f", kgate/kubectl-proxy = {cpu['kgate'] / cpu['kubectl proxy']:.2f}x, "
-              f"floor/kubectl-proxy = {cpu['aiohttp floor'] / cpu['kubectl proxy']:.2f}x")
-    return rows
+        row = {m: statistics.median(v) for m, v in t.figures.items()}
+        for label in ("small", "pods"):
+            if label in t.samples:
+                row[f"{label}_p50_ms"] = _pct(t.samples[label], 50)
+                row[f"{label}_p99_ms"] = _pct(t.samples[label], 99)
+                row[f"{label}_added_ms"] = row[f"{label}_p50_ms"] - _pct(direct.samples[label], 50)
+        row["peak_rss_mib"] = _status_mib(t.pid, "VmHWM")
+        row["rss_after_mib"] = _status_mib(t.pid, "VmRSS")
+        out[t.name] = row
+    return out
 
 
-def main() -> None:
+COLUMNS = (  # (metric, heading, width, format)
+    ("small_p50_ms", "p50 ms", 8, ".2f"), ("small_p99_ms", "p99", 7, ".2f"),
+    ("small_added_ms", "added", 7, ".2f"), ("small_rps16", "req/s@16", 9, ",.0f"),
+    ("small_cpu_us16", "µs/req", 7, ",.0f"), ("small_rps64", "req/s@64", 9, ",.0f"),
+    ("small_cpu_us64", "µs/req", 7, ",.0f"), ("pods_rps16", "PL r/s@16", 10, ",.1f"),
+    ("pods_cpu_ms16", "ms/req", 7, ".1f"), ("pods_added_ms", "PL +p50", 9, ".1f"),
+    ("peak_rss_mib", "peak MiB", 9, ".0f"), ("rss_after_mib", "after", 6, ".0f"),
+)
+
+
+def _ratio_ok(value: float, op: str, bound: float) -> str:
+    return "met" if (value >= bound if op == ">=" else value <= bound) else "MISSED"
+
+
+def report(figures: dict[str, dict[str, float]], meta: dict[str, object]) -> None:
+    print(f"\nupstream: {meta['upstream']}; PodList = {meta['pods']} pods, "
+          f"{int(str(meta['podlist_bytes'])) / 1e6:.2f} MB; small GET = one ConfigMap; "
+          f"{meta['rounds']} interleaved rounds; added = p50(target) − p50(direct)")
+    print(f"{'':<26}{'small GET, 1 conn':^22}{'small GET, N conns':^32}{'1 MB PodList':^26}"
+          f"{'server RSS':^15}")
+    print(f"{'target':<26}" + "".join(f"{h:>{w}}" for _, h, w, _ in COLUMNS))
+    for name, row in figures.items():
+        cells = "".join(f"{format(row[m], f):>{w}}" if m in row else f"{'—':>{w}}"
+                        for m, _, w, f in COLUMNS)
+        print(f"{name:<26}{cells}")
+    client = [row["client_us_small16"] for row in figures.values() if "client_us_small16" in row]
+    if client:
+        print(f"client (bench.loadclient) CPU per small GET at 16 connections: "
+              f"{min(client):.0f}–{max(client):.0f} µs across targets")
+    kp = figures.get("kubectl proxy")
+    if kp is None:
+        return
+    print("\nvs kubectl proxy (goals of issue 15, session log on: "
+          + ", ".join(f"{m} {op} {b}×" for m, op, b in GOALS) + ")")
+    for name, row in figures.items():
+        if not name.startswith("kgate") or "log off" in name:
+            continue
+        parts = []
+        for metric, op, bound in GOALS:
+            if metric not in row or metric not in kp:
+                continue
+            base = kp[metric]
+            if metric == "small_added_ms" and base <= 0.05:
+                # kubectl proxy serves plain HTTP to its client: its "added" can be ~0 or less.
+                parts.append(f"{metric} {row[metric]:.2f} ms vs ~0 (n/a)")
+                continue
+            r = row[metric] / base
+            parts.append(f"{metric} {r:.2f}× " if r >= 0.1 else f"{metric} {r:.3f}× ")
+            parts[-1] += _ratio_ok(r, op, bound)
+        print(f"  {name}: " + "; ".join(parts))
+
+
+def compare(figures: dict[str, dict[str, float]], path: Path) -> None:
+    """Ratios now/then for every target and metric that both runs have."""
+    then = json.loads(path.read_text())["targets"]
+    print(f"\nnow / {path} (>1: bigger now; for latency, CPU and RSS smaller is better; "
+          "— where either side is ≤ 0)")
+    metrics = [m for m, *_ in COLUMNS]
+    print(f"{'target':<26}" + "".join(f"{h:>{w}}" for _, h, w, _ in COLUMNS))
+    for name, row in figures.items():
+        old = then.get(name)
+        if old is None:
+            print(f"{name:<26}(not in the saved run)")
+            continue
+        cells = "".join(
+            f"{row[m] / old[m]:>{w}.2f}" if row.get(m, 0) > 0 and old.get(m, 0) > 0 else
+            f"{'—':>{w}}" for m, (_, _, w, _) in zip(metrics, COLUMNS, strict=True))
+        print(f"{name:<26}{cells}")
+
+
+# --- processes --------------------------------------------------------------------------------
+
+class Procs:
+    """The subprocesses of one run, stopped (SIGTERM, then SIGKILL) in reverse order."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, args: list[str], **kw: object) -> subprocess.Popen[bytes]:
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        p: subprocess.Popen[bytes] = subprocess.Popen(args, **kw)  # type: ignore[call-overload]
+        self.procs.append(p)
+        return p
+
+    def stop(self, p: subprocess.Popen[bytes], timeout: float = 20) -> None:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
+
+    def stop_all(self) -> None:
+        for p in reversed(self.procs):
+            self.stop(p)
+
+
+def lean_available() -> bool:
+    return importlib.util.find_spec("kgate.proxy.lean") is not None and \
+        importlib.util.find_spec("kgate.proxy.lean.server") is not None and \
+        importlib.util.find_spec("kgate.proxy.lean.client") is not None
+
+
+def _upstream(procs: Procs, tmp: Path, env: dict[str, str], mode: str
+              ) -> tuple[Path, Target, dict[str, object]]:
+    """Start the sandbox, seed it, and (``replay``) the replaying upstream; its kubeconfig."""
+    sb_kc = tmp / "sandbox.kubeconfig"
+    sb = procs.start([sys.executable, "-m", "kgate", "sandbox", "--kubeconfig-out", str(sb_kc)],
+                     env=env, cwd=ROOT)
+    _wait_file(sb_kc, sb, "kgate sandbox")
+    server, token, ctx = read_endpoint(sb_kc)
+    pods, size = asyncio.run(seed(server, token, ctx))
+    meta: dict[str, object] = {"pods": pods, "podlist_bytes": size, "upstream": mode}
+    if mode == "sandbox":
+        return sb_kc, Target("direct (sandbox)", server, token, ctx, sb.pid), meta
+    replies = asyncio.run(_fetch(server, token, ctx, [SMALL_PATH, PODLIST_PATH, "/version",
+                                                      "/api", "/apis"]))
+    record(tmp / "replay", replies)
+    procs.stop(sb)  # recorded: its CPU must not compete with the targets
+    rp = procs.start([sys.executable, "-m", "bench.replay", str(tmp / "replay"),
+                      str(tmp / "replay-state")], env=env, cwd=ROOT, stdout=subprocess.PIPE)
+    url = _wait_line(rp, b"ready ", "bench.replay").split()[1].decode()
+    from kgate.kubeconfig import write_kubeconfig
+    ca = (tmp / "replay-state" / "ca.crt").read_bytes()
+    kc = write_kubeconfig(tmp / "replay.kubeconfig", server=url, ca_pem=ca, token="bench-token")
+    rctx = ssl.create_default_context(cadata=ca.decode())
+    return kc, Target("direct (replay)", url, "bench-token", rctx, rp.pid), meta
+
+
+async def _fetch(server: str, token: str, ctx: ssl.SSLContext, paths: list[str]
+                 ) -> dict[str, tuple[int, str, bytes]]:
+    import aiohttp
+    out = {}
+    hdrs = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as s:
+        for path in paths:
+            async with s.get(server + path, headers=hdrs) as r:
+                out[path] = (r.status, r.headers.get("Content-Type", "application/json"),
+                             await r.read())
+    return out
+
+
+def _kgate_target(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path, engine: str,
+                  log: bool, argv_prefix: list[str] | None = None) -> Target:
+    out = tmp / f"agent-{engine}-{'on' if log else 'off'}-{len(procs.procs)}" / "kubeconfig"
+    out.parent.mkdir(mode=0o700)
+    penv = dict(env, KGATE_ENGINE=engine)
+    if log:
+        args = [*(argv_prefix or [sys.executable, "-m"]), "kgate", "proxy", "--no-grant",
+                "--kubeconfig", str(upstream_kc), "--kubeconfig-out", str(out)]
+    else:
+        args = [sys.executable, "-m", "bench.kgate_serve", str(upstream_kc), str(out)]
+    p = procs.start(args, env=penv, cwd=ROOT)
+    _wait_file(out, p, f"kgate proxy ({engine})")
+    url, token, ctx = read_endpoint(out)
+    name = f"kgate ({engine})" + ("" if log else " log off")
+    return Target(name, url, token, ctx, p.pid,
+                  cases=None if log else frozenset({"small16", "pods16"}))
+
+
+def _targets(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path, direct: Target
+             ) -> tuple[list[Target], list[str]]:
+    notes: list[str] = []
+    targets = [direct]
+    fl = procs.start([sys.executable, "-m", "bench.passthrough", str(upstream_kc),
+                      str(tmp / "floor")], cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    url = _wait_line(fl, b"ready ", "passthrough").split()[1].decode()
+    floor_ctx = ssl.create_default_context(cafile=str(tmp / "floor" / "ca.crt"))
+    engines = ["aiohttp"]
+    if lean_available():
+        engines.insert(0, "lean")
+    else:
+        notes.append("kgate (lean) skipped: kgate.proxy.lean.server/client cannot be imported")
+    for engine in engines:
+        targets.append(_kgate_target(procs, tmp, env, upstream_kc, engine, log=True))
+        targets.append(_kgate_target(procs, tmp, env, upstream_kc, engine, log=False))
+    targets.append(Target("aiohttp floor", url, "unused", floor_ctx, fl.pid))
+    kp = procs.start([find_kubectl(ROOT), "proxy", "--port=0", f"--kubeconfig={upstream_kc}"],
+                     stdout=subprocess.PIPE, env={"PATH": os.environ["PATH"], "HOME": str(tmp)})
+    line = _wait_line(kp, b"Starting to serve on", "kubectl proxy")
+    targets.append(Target("kubectl proxy", "http://" + line.split()[-1].decode(), None, None,
+                          kp.pid))
+    return targets, notes
+
+
+def _profile(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path,
+             targets: list[Target], seconds: float, py_spy: bool = True) -> None:
+    kgate = next(t for t in targets if t.name.startswith("kgate") and t.cases is None)
+    assert kgate.pid is not None
+    out = tmp / "py-spy.txt"
+    spy = profiling.start_py_spy(kgate.pid, out, seconds + 1) if py_spy else None
+    if spy is not None:
+        time.sleep(0.5)
+        run(lambda: _saturate(kgate, PODLIST_PATH, 16, seconds))
+        entries, why = profiling.finish_py_spy(spy, out)
+        if entries:
+            profiling.print_top(f"py-spy: {kgate.name}, 1 MB PodList at 16 connections, "
+                                f"top 15 by self time", entries)
+            return
+        print(f"\npy-spy could not profile ({why}); falling back to pyinstrument")
+    engine = kgate.name.split("(")[1].split(")")[0]
+    stats = tmp / "pyinstrument.pstats"
+    t = _kgate_target(procs, tmp, env, upstream_kc, engine, log=True, argv_prefix=[
+        sys.executable, "-m", "pyinstrument", "-r", "pstats", "-o", str(stats), "-m"])
+    try:
+        run(lambda: _saturate(t, PODLIST_PATH, 16, seconds))
+    except BadReply as err:
+        print(f"\nunder pyinstrument, {t.name} answered {err}")
+    # pyinstrument writes its statistics once kgate has stopped (SIGTERM: it ends its exchanges).
+    procs.stop(procs.procs[-1], timeout=90)
+    if stats.exists() and stats.stat().st_size:
+        profiling.print_top(f"pyinstrument: {t.name}, 1 MB PodList at 16 connections, "
+                            "top 15 by self time", profiling.pstats_top(stats))
+    else:
+        print("\npyinstrument wrote no statistics (did kgate stop within 90 s?)")
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--small", type=int, default=300, help="sequential small GETs per round")
-    ap.add_argument("--large", type=int, default=40, help="sequential 1 MB lists per round")
-    ap.add_argument("--requests", type=int, default=2000, help="requests per throughput round")
-    ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="one short round (~1 minute)")
+    ap.add_argument("--rounds", type=int, help="interleaved rounds (default 3; --quick 1)")
+    ap.add_argument("--seconds", type=float, help="per throughput measurement (default 1.0)")
+    ap.add_argument("--json", type=Path, help="write the figures here (for --compare later)")
+    ap.add_argument("--compare", type=Path, help="print ratios against a saved --json run")
+    ap.add_argument("--profile", action="store_true",
+                    help="profile kgate on the 1 MB PodList at 16 connections (py-spy)")
+    ap.add_argument("--profiler", choices=("auto", "pyinstrument"), default="auto",
+                    help="auto: py-spy, else pyinstrument; pyinstrument: skip py-spy")
+    ap.add_argument("--upstream", choices=("replay", "sandbox"), default="replay")
+    args = ap.parse_args(argv)
+    rounds = args.rounds or (1 if args.quick else 3)
+    secs = args.seconds or (0.6 if args.quick else 1.0)
+    plan = Plan(small_n=100 if args.quick else 200, pods_n=4 if args.quick else 8,
+                seconds=secs, pods_seconds=2 * secs)
 
     tmp = Path(tempfile.mkdtemp(prefix="kgate-bench-"))
     env = dict(os.environ, KGATE_HOME=str(tmp / "home"))
-    kgate = [sys.executable, "-m", "kgate"]
-    procs: list[subprocess.Popen[bytes]] = []
+    procs = Procs()
     try:
-        sb_kc = tmp / "sandbox.kubeconfig"
-        sb = subprocess.Popen([*kgate, "sandbox", "--kubeconfig-out", str(sb_kc)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(sb)
-        _wait_file(sb_kc, sb, "kgate sandbox")
-        server, token, ctx = read_endpoint(sb_kc)
-        large_bytes = asyncio.run(_seed(server, token, ctx))
-        targets = [Target("direct (sandbox)", server, token, ctx, sb.pid)]
-
-        fl = subprocess.Popen([sys.executable, "-m", "bench.passthrough", str(sb_kc),
-                               str(tmp / "floor")], cwd=ROOT, env=env, stdout=subprocess.PIPE)
-        procs.append(fl)
-        url = _wait_line(fl, b"ready ", "passthrough").split()[1].decode()
-        targets.append(Target("aiohttp floor", url, "unused", ctx_for(tmp / "floor"), fl.pid))
-
-        agent_kc = tmp / "agent" / "kubeconfig"
-        kg = subprocess.Popen([*kgate, "proxy", "--no-grant", "--kubeconfig", str(sb_kc),
-                               "--kubeconfig-out",
-                               str(agent_kc)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-        procs.append(kg)
-        _wait_file(agent_kc, kg, "kgate proxy")
-        k_server, k_token, k_ctx = read_endpoint(agent_kc)
-        targets.append(Target("kgate", k_server, k_token, k_ctx, kg.pid))
-
-        kp = subprocess.Popen([find_kubectl(ROOT), "proxy", "--port=0", f"--kubeconfig={sb_kc}"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              env={"PATH": os.environ["PATH"], "HOME": str(tmp)})
-        procs.append(kp)
-        line = _wait_line(kp, b"Starting to serve on", "kubectl proxy")
-        targets.append(Target("kubectl proxy", "http://" + line.split()[-1].decode(), None, False,
-                              kp.pid))
-
-        asyncio.run(_measure(targets, args))
-        rows = _report(targets, large_bytes)
+        upstream_kc, direct, meta = _upstream(procs, tmp, env, args.upstream)
+        targets, notes = _targets(procs, tmp, env, upstream_kc, direct)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        run(lambda: _measure(targets, rounds, plan))
+        figures = _figures(targets)
+        meta.update(rounds=rounds, date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    notes=notes, seconds=secs)
+        notes += [f"{t.name}: {e}" for t in targets for e in t.errors]
+        report(figures, meta)
+        for note in notes:
+            print(f"note: {note}")
+        if args.compare:
+            compare(figures, args.compare)
         if args.json:
-            args.json.write_text(json.dumps(rows, indent=2))
+            args.json.write_text(json.dumps({"meta": meta, "targets": figures}, indent=2))
+        if args.profile:
+            _profile(procs, tmp, env, upstream_kc, targets, 3 * secs,
+                     py_spy=args.profiler == "auto")
     finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
-def ctx_for(state: Path) -> ssl.SSLContext:
-    """Trust the CA the pass-through generated in ``state``."""
-    return ssl.create_default_context(cafile=str(state / "ca.crt"))
+        procs.stop_all()
 
 
 if __name__ == "__main__":
