@@ -80,6 +80,7 @@ class AgentConnection(asyncio.Protocol):
         # After an upgrade head: the bytes that follow it, for a relay (None: still HTTP).
         self._raw: bytearray | None = None
         self._raw_waiter: asyncio.Future[None] | None = None
+        self._body_left = 0  # of an upgrade request's declared body, still to come
         self._relaying = False
         self._reading_paused = False
         self._writing_paused = False
@@ -128,8 +129,7 @@ class AgentConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._raw is not None:
-            self._raw += data
-            self._wake_raw()
+            self._take_raw(data)
         elif self._bad is not None:
             return  # after a refused head nothing more is read
         elif self._stash or (self._active is not None and self._receiving is None
@@ -139,14 +139,35 @@ class AgentConnection(asyncio.Protocol):
             self._feed(data)
         self._flow()
 
+    def _take_raw(self, data: bytes) -> None:
+        assert self._raw is not None
+        if self._body_left and self._receiving is not None:
+            body = data[:self._body_left]
+            data = data[len(body):]
+            self._body_left -= len(body)
+            self._receiving.body_arrived(body)
+            if not self._body_left:
+                self._receiving.body_done()
+                self._receiving = None
+        if data:
+            self._raw += data
+            self._wake_raw()
+
     def _feed(self, data: bytes) -> None:
         was_in_head = self._in_head
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            self._raw = bytearray(data[upgrade.args[0]:])
-            if self._last is not None:
-                self._last.ends_connection()  # what follows is no longer HTTP
+            self._raw = bytearray()
+            last = self._last
+            if last is not None:
+                last.ends_connection()  # what follows is no longer HTTP
+                # llhttp hands over what follows the head: a declared body comes first.
+                self._body_left = last.declared_length
+                if self._body_left:
+                    last.body_complete = False
+                    self._receiving = last
+            self._take_raw(data[upgrade.args[0]:])
             return
         except httptools.HttpParserError as err:
             cause = err.__context__
@@ -280,12 +301,13 @@ class AgentConnection(asyncio.Protocol):
         transport = self._transport
         if self.closed or transport is None:
             return
-        if self._raw is not None:
-            pause = not self._relaying or len(self._raw) > READ_HIGH
+        receiving = self._receiving
+        if receiving is not None and receiving.buffered > READ_HIGH:
+            pause = True
+        elif self._raw is not None:
+            pause = (not self._relaying and not self._body_left) or len(self._raw) > READ_HIGH
         else:
-            receiving = self._receiving
-            pause = (len(self._stash) > READ_HIGH or self._bad is not None
-                     or (receiving is not None and receiving.buffered > READ_HIGH))
+            pause = len(self._stash) > READ_HIGH or self._bad is not None
         if pause != self._reading_paused:
             self._reading_paused = pause
             if pause:
@@ -340,7 +362,7 @@ class AgentConnection(asyncio.Protocol):
     def start_relay(self) -> bool:
         """Hand the bytes after the upgrade head to a relay; False if there are none to hand
         (llhttp did not stop at this head: the request carried a body)."""
-        if self._raw is None or self._relaying:
+        if self._raw is None or self._relaying or self._body_left:
             return False
         self._relaying = True
         self._flow()

@@ -59,6 +59,11 @@ class LeanDownstream:
     # ------------------------------------------------------------ fed by the connection
 
     @property
+    def declared_length(self) -> int:
+        """The body length the head declares (0 without ``Content-Length``)."""
+        return int(hdr.get(self.headers, "content-length") or 0)
+
+    @property
     def buffered(self) -> int:
         return len(self._body)
 

@@ -1,0 +1,247 @@
+"""The lean engine's agent side at the byte level: what a hostile or demanding client can send.
+
+A proxy on the lean engine (``engine="lean"``) in front of the sandbox, reached over real TLS
+with hand-written requests kubectl would never send: request smuggling shapes, pipelining,
+stalled and oversized heads, over-limit bodies, ``Expect: 100-continue``. The timeouts and the
+body limit are set small for this file so the drops it checks happen quickly.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from kgate.proxy import pipeline
+from kgate.proxy.lean import server as lean_server
+from kgate.sandbox.registry import default_registry
+from kgate.sandbox.runner import ADMIN_TOKEN, ADMIN_USER, SandboxOptions, sandbox_in_thread
+from tests.fixtures.proxy import BROKER_USER, Proxied, start_proxy_thread
+
+BODY_LIMIT = 64 * 1024
+NS = "/api/v1/namespaces/default"
+
+
+@pytest.fixture
+def lean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxied]:
+    """Sandbox + a lean-engine proxy with short timeouts and a 64 KiB body limit; two
+    ConfigMaps, ``first`` and ``second``, to tell replies apart."""
+    monkeypatch.setattr(lean_server, "HEAD_TIMEOUT", 0.5)
+    monkeypatch.setattr(lean_server, "IDLE_TIMEOUT", 1.0)
+    monkeypatch.setattr(pipeline, "MAX_REQUEST_BODY", BODY_LIMIT)
+    broker_token = "broker-" + secrets.token_urlsafe(16)
+    options = SandboxOptions(state_dir=tmp_path / "sandbox",
+                             tokens={broker_token: BROKER_USER, ADMIN_TOKEN: ADMIN_USER})
+    with sandbox_in_thread(options) as sandbox:
+        configmaps = default_registry().preferred("", "configmaps")
+
+        def seed() -> None:
+            for name in ("first", "second"):
+                sandbox.store.create(configmaps, "default", {
+                    "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+                    "data": {"which": name}})
+
+        sandbox.run(seed)
+        upstream = sandbox.write_kubeconfig(tmp_path / "user" / "config", token=broker_token)
+        home = tmp_path / "kgate-home"
+        thread, proxy, audit = start_proxy_thread(upstream, home, engine="lean")
+        try:
+            assert type(proxy.server).__name__ == "LeanServer"
+            yield Proxied(sandbox=sandbox, sandbox_url=sandbox.url, broker_token=broker_token,
+                          upstream_kubeconfig=upstream,
+                          kubeconfig=proxy.write_kubeconfig(tmp_path / "agent" / "kubeconfig"),
+                          thread=thread, proxy=proxy, audit=audit, home=home)
+        finally:
+            thread.stop()
+
+
+def _connect(proxied: Proxied) -> ssl.SSLSocket:
+    ctx = ssl.create_default_context(cadata=proxied.proxy.ca_pem.decode())
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", proxied.proxy.port),
+                                                    timeout=20), server_hostname="127.0.0.1")
+
+
+def _get(proxied: Proxied, path: str, extra: str = "") -> bytes:
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {proxied.proxy.session.token}\r\n{extra}\r\n").encode()
+
+
+def _read_reply(f: BinaryIO) -> tuple[int, dict[str, str], bytes]:
+    """One reply from a connection's byte stream (Content-Length or chunked body)."""
+    status_line = f.readline()
+    assert status_line.startswith(b"HTTP/1.1 "), status_line
+    status = int(status_line.split()[1])
+    headers: dict[str, str] = {}
+    while (line := f.readline()) not in (b"\r\n", b""):
+        key, _, value = line.decode("latin-1").partition(":")
+        headers[key.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding") == "chunked":
+        body = b""
+        while size := int(f.readline().split(b";")[0], 16):
+            body += f.read(size)
+            f.readline()
+        f.readline()
+        return status, headers, body
+    return status, headers, f.read(int(headers.get("content-length", "0")))
+
+
+def _assert_closed(sock: ssl.SSLSocket) -> None:
+    """The proxy has closed (or dropped) the connection: nothing more arrives."""
+    sock.settimeout(10)
+    try:
+        data = sock.recv(1)
+    except (ConnectionError, ssl.SSLError):
+        return
+    except TimeoutError:
+        raise AssertionError("the proxy kept the connection open") from None
+    assert data == b"", data
+
+
+@pytest.mark.parametrize("framing", [
+    "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+    "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+    "Content-Length: 5\r\nContent-Length: 5\r\n",
+    "Content-Length: 5\r\nContent-Length: 44\r\n",
+    "Transfer-Encoding: gzip, chunked\r\n",
+    "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+])
+def test_ambiguous_body_framing_is_refused_and_the_connection_closed(
+        lean: Proxied, framing: str) -> None:
+    # A smuggled second request hides in the body one reading would skip and another would not.
+    smuggled = _get(lean, f"{NS}/secrets")
+    body = b"0\r\n\r\n" + smuggled
+    head = (f"POST {NS}/configmaps HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {lean.proxy.session.token}\r\n"
+            f"Content-Type: application/json\r\n{framing}\r\n").encode()
+    with _connect(lean) as sock:
+        sock.sendall(head + body)
+        f = sock.makefile("rb")
+        status, headers, reply = _read_reply(f)
+        assert status == 400, reply
+        assert headers.get("connection") == "close"
+        assert b"kgate:" in reply and lean.proxy.session.token.encode() not in reply
+        _assert_closed(sock)
+    # Nothing reached the API server: neither the POST nor the smuggled GET was served.
+    assert lean.exchanges == []
+
+
+def test_pipelined_requests_are_answered_in_order(lean: Proxied) -> None:
+    names = ["first", "second", "first", "second", "second"]
+    with _connect(lean) as sock:
+        sock.sendall(b"".join(_get(lean, f"{NS}/configmaps/{n}") for n in names))
+        f = sock.makefile("rb")
+        seen = []
+        for _ in names:
+            status, _headers, body = _read_reply(f)
+            assert status == 200, body
+            seen.append("first" if b'"which":"first"' in body else "second")
+        assert seen == names
+        # The connection is still good for more.
+        sock.sendall(_get(lean, "/version"))
+        assert _read_reply(f)[0] == 200
+
+
+def test_a_stalled_request_head_is_dropped_and_others_keep_working(lean: Proxied) -> None:
+    with _connect(lean) as stalled, _connect(lean) as busy:
+        stalled.sendall(b"GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Partial: ")
+        f = busy.makefile("rb")
+        busy.sendall(_get(lean, f"{NS}/configmaps/first"))
+        assert _read_reply(f)[0] == 200
+        _assert_closed(stalled)  # dropped after the (0.5 s) head timeout
+        busy.sendall(_get(lean, f"{NS}/configmaps/second"))
+        status, _headers, body = _read_reply(f)
+        assert status == 200 and b'"which":"second"' in body
+
+
+def test_an_idle_keep_alive_connection_is_closed_but_a_long_exchange_is_not(
+        lean: Proxied) -> None:
+    with _connect(lean) as sock:
+        f = sock.makefile("rb")
+        # A watch that outlives the idle timeout (1 s) runs to its own end on the connection.
+        sock.sendall(_get(lean, f"{NS}/configmaps?watch=1&timeoutSeconds=3"))
+        status, headers, body = _read_reply(f)
+        assert status == 200 and headers.get("transfer-encoding") == "chunked"
+        assert body.count(b'"type":"ADDED"') == 2
+        _assert_closed(sock)  # then, idle, it is closed
+
+
+def test_an_oversized_header_block_is_refused(lean: Proxied) -> None:
+    for extra in ("X-Big: " + "a" * 70_000 + "\r\n",
+                  "".join(f"X-Many-{i}: v\r\n" for i in range(300))):
+        with _connect(lean) as sock:
+            sock.sendall(_get(lean, "/version", extra))
+            status, headers, _body = _read_reply(sock.makefile("rb"))
+            assert status == 431
+            assert headers.get("connection") == "close"
+            _assert_closed(sock)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_body_over_the_limit_gets_413(lean: Proxied, chunked: bool) -> None:
+    body = b'{"kind":"ConfigMap","data":{"x":"' + b"y" * (BODY_LIMIT + 1024) + b'"}}'
+    framing = ("Transfer-Encoding: chunked\r\n" if chunked
+               else f"Content-Length: {len(body)}\r\n")
+    payload = b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body) if chunked else body
+    head = (f"POST {NS}/configmaps HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {lean.proxy.session.token}\r\n"
+            f"Content-Type: application/json\r\n{framing}\r\n").encode()
+    with _connect(lean) as sock:
+        sock.sendall(head)
+        try:
+            sock.sendall(payload)
+        except (ConnectionError, ssl.SSLError):
+            pass  # refused on the declared length before the body was read: fine
+        status, _headers, reply = _read_reply(sock.makefile("rb"))
+        assert status == 413, reply
+        assert b"RequestEntityTooLarge" in reply
+    assert [(e.status, e.upstream_status) for e in lean.exchanges] == [(413, None)]
+
+
+def test_expect_100_continue_is_honoured(lean: Proxied) -> None:
+    body = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"third"}}'
+    head = (f"POST {NS}/configmaps HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {lean.proxy.session.token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            "Expect: 100-continue\r\n\r\n").encode()
+    with _connect(lean) as sock:
+        sock.sendall(head)
+        f = sock.makefile("rb")
+        assert f.readline() == b"HTTP/1.1 100 Continue\r\n"
+        assert f.readline() == b"\r\n"
+        sock.sendall(body)
+        status, _headers, reply = _read_reply(f)
+        assert status == 201, reply
+
+
+def test_an_upgrade_header_on_a_plain_request_ends_the_connection(lean: Proxied) -> None:
+    with _connect(lean) as sock:
+        sock.sendall(_get(lean, f"{NS}/configmaps/first",
+                          "Connection: Upgrade\r\nUpgrade: websocket\r\n")
+                     + _get(lean, f"{NS}/configmaps/second"))
+        f = sock.makefile("rb")
+        status, headers, body = _read_reply(f)
+        assert status == 200 and b'"which":"first"' in body
+        assert headers.get("connection") == "close"
+        _assert_closed(sock)  # the bytes after it were never read as a request
+
+
+def test_a_malformed_request_gets_400_and_its_bytes_stay_out_of_the_log(
+        lean: Proxied, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "Malf0rmed-S3cret-" + secrets.token_hex(4)
+    with caplog.at_level(logging.DEBUG):
+        for garbage in (f"GET /version HTTP/1.1\r\nX-{secret} : v\r\n\r\n",
+                        f"GET /{secret} HTTP/9.9\r\n\r\n",
+                        f"GET /version HTTP/1.1\r\nX-Token: {secret}\x01\r\n\r\n"):
+            with _connect(lean) as sock:
+                sock.sendall(garbage.encode())
+                status, headers, body = _read_reply(sock.makefile("rb"))
+                assert status == 400 and headers.get("connection") == "close"
+                assert secret.encode() not in body
+                _assert_closed(sock)
+    assert secret not in caplog.text
