@@ -9,9 +9,14 @@ body limit are set small for this file so the drops it checks happen quickly.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import signal
 import socket
 import ssl
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +27,14 @@ from kgate.proxy import pipeline
 from kgate.proxy.lean import server as lean_server
 from kgate.sandbox.registry import default_registry
 from kgate.sandbox.runner import ADMIN_TOKEN, ADMIN_USER, SandboxOptions, sandbox_in_thread
-from tests.fixtures.proxy import BROKER_USER, Proxied, start_proxy_thread
+from tests.fixtures.kube import KubectlRunner
+from tests.fixtures.proxy import (
+    BROKER_USER,
+    Proxied,
+    permissive_policy_file,
+    start_proxy_thread,
+)
+from tests.proxy.test_streams_through_proxy import POD
 
 BODY_LIMIT = 64 * 1024
 NS = "/api/v1/namespaces/default"
@@ -245,3 +257,41 @@ def test_a_malformed_request_gets_400_and_its_bytes_stay_out_of_the_log(
                 assert secret.encode() not in body
                 _assert_closed(sock)
     assert secret not in caplog.text
+
+
+@pytest.mark.timeout(120)
+def test_kgate_proxy_on_the_lean_engine_and_uvloop_serves_kubectl(
+        lean: Proxied, kubectl: KubectlRunner, tmp_path: Path) -> None:
+    # The process a user runs: `kgate proxy` picks uvloop when it is installed.
+    pytest.importorskip("uvloop")
+    out = tmp_path / "agent-cli" / "kubeconfig"
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
+    env.update(KGATE_HOME=str(tmp_path / "home"), HOME=str(tmp_path / "home"),
+               KGATE_ENGINE="lean", NO_COLOR="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kgate", "proxy", "--no-grant", "--kubeconfig",
+         str(lean.upstream_kubeconfig), "--kubeconfig-out", str(out),
+         "--policy", str(permissive_policy_file(tmp_path / "policy"))],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[2])
+    try:
+        while not out.exists():  # bounded by the test timeout
+            assert proc.poll() is None, proc.communicate()[1]
+            time.sleep(0.05)
+        got = kubectl("get", "configmap", "first", "-o", "jsonpath={.data.which}",
+                      kubeconfig=out)
+        assert got.stdout == "first"
+        manifest = tmp_path / "shell.yaml"
+        manifest.write_text(POD % "shell")
+        kubectl("apply", "-f", str(manifest), kubeconfig=out)
+        kubectl("wait", "--for=condition=Ready", "pod/shell", "--timeout=20s", kubeconfig=out)
+        echoed = kubectl("exec", "-i", "shell", "--", "cat", kubeconfig=out, input="a\nb\n")
+        assert echoed.stdout == "a\nb\n"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
