@@ -25,6 +25,7 @@ import pytest
 
 from kgate.proxy import pipeline
 from kgate.proxy.lean import server as lean_server
+from kgate.proxy.lean.connection import WRITE_HIGH
 from kgate.sandbox.registry import default_registry
 from kgate.sandbox.runner import ADMIN_TOKEN, ADMIN_USER, SandboxOptions, sandbox_in_thread
 from tests.fixtures.kube import KubectlRunner
@@ -73,10 +74,14 @@ def lean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxied]:
             thread.stop()
 
 
-def _connect(proxied: Proxied) -> ssl.SSLSocket:
+def _connect(proxied: Proxied, rcvbuf: int | None = None) -> ssl.SSLSocket:
     ctx = ssl.create_default_context(cadata=proxied.proxy.ca_pem.decode())
-    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", proxied.proxy.port),
-                                                    timeout=20), server_hostname="127.0.0.1")
+    sock = socket.socket()
+    sock.settimeout(20)
+    if rcvbuf is not None:  # a small window: the kernel cannot absorb what the agent won't read
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", proxied.proxy.port))
+    return ctx.wrap_socket(sock, server_hostname="127.0.0.1")
 
 
 def _get(proxied: Proxied, path: str, extra: str = "") -> bytes:
@@ -295,3 +300,42 @@ def test_kgate_proxy_on_the_lean_engine_and_uvloop_serves_kubectl(
             proc.wait(10)
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+@pytest.mark.timeout(120)
+def test_a_slow_agent_on_a_fast_watch_holds_kgate_back(lean: Proxied) -> None:
+    # 100 ConfigMaps of 64 KiB: a watch starts with ~6 MiB of ADDED events at once.
+    configmaps = default_registry().preferred("", "configmaps")
+    filler = "x" * (64 * 1024)
+
+    def seed() -> None:
+        for i in range(100):
+            lean.sandbox.store.create(configmaps, "default", {
+                "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"big-{i}"},
+                "data": {"filler": filler}})
+
+    lean.sandbox.run(seed)
+    server = lean.proxy.server
+    assert isinstance(server, lean_server.LeanServer)
+
+    async def read_backlog() -> tuple[int, int]:
+        return server.write_backlog  # on the proxy's loop, where it changes
+
+    def backlog() -> tuple[int, int]:
+        return lean.thread.run(read_backlog)
+
+    with _connect(lean, rcvbuf=16 * 1024) as sock:
+        sock.sendall(_get(lean, f"{NS}/configmaps?watch=1&timeoutSeconds=20"))
+        # The agent reads nothing: kgate's writer must end up waiting, its buffer bounded.
+        while backlog()[1] == 0:  # bounded by the test timeout
+            time.sleep(0.05)
+        for _ in range(20):
+            held, _waiting = backlog()
+            # The high-water mark, plus what one write may add on top of it.
+            assert held < 3 * WRITE_HIGH, f"kgate holds {held} bytes for an agent not reading"
+            time.sleep(0.05)
+        # Once the agent reads, every event arrives, in one piece.
+        status, _headers, body = _read_reply(sock.makefile("rb"))
+    assert status == 200
+    assert body.count(b'"type":"ADDED"') == 102  # the 100 and first/second
+    assert body.count(filler.encode()) == 100

@@ -340,6 +340,15 @@ class AgentConnection(asyncio.Protocol):
 
     # ------------------------------------------------------------ writing, and the raw stream
 
+    @property
+    def write_buffered(self) -> int:
+        transport = self._transport
+        return 0 if transport is None or self.closed else transport.get_write_buffer_size()
+
+    @property
+    def writing_paused(self) -> bool:
+        return self._writing_paused
+
     def write(self, data: bytes) -> None:
         transport = self._transport
         if self.closed or transport is None or transport.is_closing():

@@ -67,6 +67,13 @@ class LeanServer:
         self.port = self._server.sockets[0].getsockname()[1]
         return f"https://127.0.0.1:{self.port}"
 
+    @property
+    def write_backlog(self) -> tuple[int, int]:
+        """Bytes written for agents that they have not taken yet, and how many connections
+        have a writer waiting for its agent to read (diagnostics; tests of backpressure)."""
+        return (sum(conn.write_buffered for conn in self._connections),
+                sum(conn.writing_paused for conn in self._connections))
+
     async def stop(self) -> None:
         """Stop accepting; let running exchanges end (up to ``SHUTDOWN_TIMEOUT``), then cut
         the rest, and return once every exchange has finished (and been handed to audit)."""
