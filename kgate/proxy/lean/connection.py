@@ -232,6 +232,8 @@ class AgentConnection(asyncio.Protocol):
         try:
             with self._watchdog.track(down):
                 await self._handle(down)
+        except ConnectionError:
+            self.abort()  # the agent went away while its refusal was being written
         except Exception as err:  # noqa: BLE001 - the pipeline handles its own; this is the engine
             log.error("kgate: the HTTP engine failed during an exchange (%s)",
                       type(err).__name__)
