@@ -148,6 +148,16 @@ def test_ambiguous_body_framing_is_refused_and_the_connection_closed(
     assert lean.exchanges == []
 
 
+def test_a_target_with_a_fragment_is_refused(lean: Proxied) -> None:
+    # kgate would parse the resource as "secrets#x"; the API server would serve "secrets".
+    with _connect(lean) as sock:
+        sock.sendall(_get(lean, f"{NS}/secrets#x"))
+        status, _headers, reply = _read_reply(sock.makefile("rb"))
+        assert status == 400, reply
+        _assert_closed(sock)
+    assert lean.exchanges == []
+
+
 def test_pipelined_requests_are_answered_in_order(lean: Proxied) -> None:
     names = ["first", "second", "first", "second", "second"]
     with _connect(lean) as sock:

@@ -138,7 +138,7 @@ class AgentConnection(asyncio.Protocol):
             self._stash += data  # the next request: parsed once this exchange has ended
         else:
             self._feed(data)
-        self._flow()
+        self.flow()
 
     def _take_raw(self, data: bytes) -> None:
         assert self._raw is not None
@@ -200,10 +200,10 @@ class AgentConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self._parser
-        check_head(self._fields, parser.should_upgrade())
+        target = b"".join(self._url).decode("latin-1")
+        check_head(target, self._fields, parser.should_upgrade())
         self._in_head = False
-        down = LeanDownstream(self, parser.get_method().decode("ascii"),
-                              b"".join(self._url).decode("latin-1"), self._fields,
+        down = LeanDownstream(self, parser.get_method().decode("ascii"), target, self._fields,
                               keep_alive=parser.should_keep_alive(),
                               http11=parser.get_http_version() == "1.1")
         self._receiving = self._last = down
@@ -269,7 +269,7 @@ class AgentConnection(asyncio.Protocol):
         if self._stash:
             data, self._stash = bytes(self._stash), bytearray()
             self._feed(data)
-        self._flow()
+        self.flow()
 
     def _refuse(self, err: BadRequest) -> None:
         """A request kgate will not parse: answer it (after the running exchange) and close."""
@@ -299,7 +299,7 @@ class AgentConnection(asyncio.Protocol):
 
     # ------------------------------------------------------------ flow control and timers
 
-    def _flow(self) -> None:
+    def flow(self) -> None:
         """Pause reading while more than ``READ_HIGH`` bytes are held unread."""
         transport = self._transport
         if self.closed or transport is None:
@@ -317,9 +317,6 @@ class AgentConnection(asyncio.Protocol):
                 transport.pause_reading()
             else:
                 transport.resume_reading()
-
-    def flow(self) -> None:
-        self._flow()
 
     def _arm(self, seconds: float) -> None:
         self._disarm()
@@ -377,7 +374,7 @@ class AgentConnection(asyncio.Protocol):
         if self._raw is None or self._relaying or self._body_left:
             return False
         self._relaying = True
-        self._flow()
+        self.flow()
         return True
 
     async def read(self) -> bytes:
@@ -392,7 +389,7 @@ class AgentConnection(asyncio.Protocol):
                 self._raw_waiter = None
         data = bytes(raw)
         raw.clear()
-        self._flow()
+        self.flow()
         return data
 
     def _wake_raw(self) -> None:

@@ -6,8 +6,9 @@ llhttp (through httptools) is strict: it refuses a request with both ``Content-L
 whitespace before a colon and control characters in values. What it lets through and kgate
 still refuses is checked here, before the pipeline sees the request: a transfer coding other
 than plain ``chunked`` (the body would reach the body checks still encoded), a head over
-``MAX_HEAD`` bytes or ``MAX_HEADERS`` fields, and an upgrade request llhttp and kgate would read
-differently (the bytes after the head must mean the same thing to both).
+``MAX_HEAD`` bytes or ``MAX_HEADERS`` fields, a target with a fragment, and an upgrade request
+llhttp and kgate would read differently (the bytes after the head must mean the same thing to
+both).
 """
 
 from __future__ import annotations
@@ -40,8 +41,12 @@ class BadRequest(Exception):
         self.message = message
 
 
-def check_head(headers: hdr.Headers, parser_upgrade: bool) -> None:
+def check_head(target: str, headers: hdr.Headers, parser_upgrade: bool) -> None:
     """Refuse what llhttp accepts but kgate must not serve (see the module docstring)."""
+    if "#" in target:
+        # Not part of a request target (RFC 9112 3.2): kgate would read the path with it,
+        # the API server without it.
+        raise BadRequest(400, "a request target must not carry a fragment")
     codings = [v for k, v in headers if k.lower() == "transfer-encoding"]
     if codings and (len(codings) > 1 or codings[0].strip().lower() != "chunked"):
         raise BadRequest(400, "only the chunked transfer coding is accepted for request bodies")
