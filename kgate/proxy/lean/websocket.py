@@ -135,7 +135,7 @@ async def relay_websocket(agent: AgentStream, head: bytes, protocol: str,
                                 split := codec.split(Channel(opcode, payload))) is not None:
                             recorder.input(*split)
                         await upstream.write(encode_frame(opcode, payload))
-                elif isinstance(event, Ping):
+                elif isinstance(event, Ping) and ws.state is ConnectionState.OPEN:
                     await agent.send(ws.send(event.response()))
                 elif isinstance(event, CloseConnection):
                     if ws.state is ConnectionState.OPEN:  # a protocol error, not a close frame
