@@ -24,6 +24,7 @@ from typing import BinaryIO
 import pytest
 
 from kgate.proxy import pipeline
+from kgate.proxy.channels import OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, encode_frame
 from kgate.proxy.lean import server as lean_server
 from kgate.proxy.lean.connection import WRITE_HIGH
 from kgate.sandbox.registry import default_registry
@@ -349,3 +350,52 @@ def test_a_slow_agent_on_a_fast_watch_holds_kgate_back(lean: Proxied) -> None:
     assert status == 200
     assert body.count(b'"type":"ADDED"') == 102  # the 100 and first/second
     assert body.count(filler.encode()) == 100
+
+
+def _ws_frame(f: BinaryIO) -> tuple[int, bytes]:
+    """One unmasked frame from the server: (opcode, payload)."""
+    b0, b1 = f.read(2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = int.from_bytes(f.read(2), "big")
+    elif n == 127:
+        n = int.from_bytes(f.read(8), "big")
+    return b0 & 0x0F, f.read(n)
+
+
+@pytest.mark.timeout(90)
+def test_exec_websocket_handshake_pings_and_channels(
+        lean: Proxied, kubectl: KubectlRunner, tmp_path: Path) -> None:
+    manifest = tmp_path / "shell.yaml"
+    manifest.write_text(POD % "shell")
+    kubectl("apply", "-f", str(manifest), kubeconfig=lean.kubeconfig)
+    kubectl("wait", "--for=condition=Ready", "pod/shell", "--timeout=20s",
+            kubeconfig=lean.kubeconfig)
+    path = f"{NS}/pods/shell/exec?command=cat&stdin=true&stdout=true"
+    upgrade = ("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Protocol: v5.channel.k8s.io\r\n")
+    with _connect(lean) as sock:  # no Sec-WebSocket-Key: not a handshake, nothing upgrades
+        sock.sendall(_get(lean, path, upgrade))
+        status, _headers, body = _read_reply(sock.makefile("rb"))
+        assert status >= 400 and b"kgate:" in body
+        _assert_closed(sock)
+    with _connect(lean) as sock:
+        sock.sendall(_get(lean, path, upgrade + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"))
+        f = sock.makefile("rb")
+        assert f.readline().startswith(b"HTTP/1.1 101 ")
+        headers = {}
+        while (line := f.readline()) != b"\r\n":
+            key, _, value = line.decode().partition(":")
+            headers[key.lower()] = value.strip()
+        assert headers["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        assert headers["sec-websocket-protocol"] == "v5.channel.k8s.io"
+        sock.sendall(encode_frame(OP_PING, b"still there?"))
+        sock.sendall(encode_frame(OP_BINARY, b"\x00hello\n"))
+        seen: list[tuple[int, bytes]] = []
+        while (OP_PONG, b"still there?") not in seen or (OP_BINARY, b"\x01hello\n") not in seen:
+            seen.append(_ws_frame(f))  # bounded by the socket timeout
+        sock.sendall(encode_frame(OP_CLOSE, (1000).to_bytes(2, "big")))
+        while (frame := _ws_frame(f))[0] != OP_CLOSE:
+            pass
+        assert frame[1][:2] in ((1000).to_bytes(2, "big"), (1001).to_bytes(2, "big"))
+        _assert_closed(sock)
