@@ -5,7 +5,6 @@ aiohttp is imported inside the command, never at module import, so ``kgate --hel
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import sys
@@ -85,8 +84,8 @@ def proxy_command(
         raise typer.Exit(int(ExitCode.CONFIG)) from None
     settings = load_upstream(kubeconfig, context)  # ConfigError → one line, exit 3
     grant_id = choose_grant(grant, no_grant)
-    code = asyncio.run(_serve(settings, grant_id, port, kubeconfig_out, loaded,
-                              upstream_auth.value))
+    from kgate.proxy.lean.runtime import serving
+    code = serving(_serve(settings, grant_id, port, kubeconfig_out, loaded, upstream_auth.value))
     raise typer.Exit(int(code))
 
 

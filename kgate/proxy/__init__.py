@@ -7,7 +7,9 @@ inspect the body → grant scope → policy (allow, deny, or review: ``review`` 
 human decides) → forward upstream with the broker's credential → mask the reply → audit the
 ``session.Exchange`` record. Stages live in ``stages/`` and say no by raising ``errors.Refusal``
 (a Kubernetes Status with a ``kgate:`` message); policy decisions come from ``kgate.policy`` over
-the facts ``facts`` gathers, and held calls wait in ``review``. Only ``server`` (agent side),
-``upstream`` (API-server side) and ``relay`` (upgraded connections) do socket I/O, behind the
-protocols in ``engine``; decisions and masking are pure. ``runner`` starts and stops a run.
+the facts ``facts`` gathers, and held calls wait in ``review``. Only the I/O engines do socket
+I/O, behind the protocols in ``engine``: aiohttp's (``server`` agent side, ``upstream``
+API-server side, ``relay`` upgraded connections) and the lean one in ``lean/`` (asyncio
+Protocols on llhttp); both share ``channels`` (exec/attach framing). Decisions and masking are
+pure. ``runner`` starts and stops a run.
 """

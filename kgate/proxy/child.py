@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec, early = _read_spec(args.launch_fd)
         sock = socket.socket(fileno=args.listen_fd)
-        orphaned = asyncio.run(_serve(spec, sock, args.launch_fd, args.status_fd, early))
+        from kgate.proxy.lean.runtime import serving
+        orphaned = serving(_serve(spec, sock, args.launch_fd, args.status_fd, early))
     except KgateError as err:
         return _fail(args.status_fd, err.message, int(err.exit_code), err.hint)
     except Exception as err:  # noqa: BLE001 - one line, never a traceback (it could quote data)

@@ -1,7 +1,10 @@
 """The socket-facing interface the pipeline drives, so the I/O engine can be replaced.
 
-``server.py`` (aiohttp today) implements ``Downstream`` for one incoming request, ``upstream.py``
+``server.py`` (aiohttp) and ``lean/server.py`` (asyncio Protocols on httptools) implement
+``Downstream`` for one incoming request and ``Listener`` for the server; ``upstream.py``
 implements ``Upstream``. The pipeline and its stages see only these protocols and plain bytes.
+The hooks a relay calls on exec/attach frames (``FrameMasker``, ``StreamRecorder``) are declared
+here too, so an engine never imports a stage: the stages implement them.
 """
 
 from __future__ import annotations
@@ -9,14 +12,38 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from kgate.proxy.credentials import UpstreamAuth
 from kgate.proxy.headers import Headers
-from kgate.proxy.stages.masking import FrameMasker
 
-if TYPE_CHECKING:
-    from kgate.proxy.stages.audit import StreamRecorder
+#: One exec/attach frame as the relay sees it: (channel, payload).
+Frame = tuple[int, bytes]
+
+
+class FrameMasker(Protocol):
+    """Masks exec/attach output frames (1 stdout, 2 stderr); other channels pass unchanged.
+
+    Output may be held back until a line is complete; the relay calls ``flush`` when upstream
+    goes quiet (so a prompt without a newline still appears) and when the stream ends.
+    """
+
+    @property
+    def masked(self) -> int: ...
+
+    def feed(self, channel: int, payload: bytes) -> list[Frame]: ...
+
+    def flush(self) -> list[Frame]: ...
+
+
+class StreamRecorder(Protocol):
+    """Receives the frames of one exec/attach stream (output after masking)."""
+
+    def output(self, channel: int, payload: bytes) -> None: ...
+
+    def input(self, channel: int, payload: bytes) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)

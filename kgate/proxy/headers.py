@@ -29,6 +29,11 @@ def get(headers: Headers, name: str) -> str | None:
     return None
 
 
+def is_upgrade(headers: Headers) -> bool:
+    """Whether a request asks to switch protocols: ``Connection: upgrade`` and an ``Upgrade``."""
+    return "upgrade" in _connection_tokens(headers) and bool(get(headers, "upgrade"))
+
+
 def _connection_tokens(headers: Headers) -> set[str]:
     tokens: set[str] = set()
     for key, value in headers:

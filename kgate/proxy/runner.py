@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -218,7 +219,8 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
 
 
 def _upstream_client(engine: str, settings: UpstreamSettings, auth: UpstreamAuth) -> Upstream:
-    if engine == "lean":
+    # Until the lean upstream client is in the tree the lean engine is its agent side only.
+    if engine == "lean" and importlib.util.find_spec("kgate.proxy.lean.client") is not None:
         from kgate.proxy.lean.client import LeanUpstream
         return LeanUpstream(settings, auth=auth)
     return UpstreamClient(settings, auth=auth)

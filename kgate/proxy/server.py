@@ -16,52 +16,21 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from kgate.proxy import headers as hdr
-from kgate.proxy.engine import UpgradedStream
+from kgate.proxy.engine import FrameMasker, StreamRecorder, UpgradedStream
 from kgate.proxy.errors import Refusal
 from kgate.proxy.pipeline import Pipeline
+from kgate.proxy.quietlog import OneLine, quiet_asyncio
 from kgate.proxy.relay import relay_raw, relay_websocket
 from kgate.proxy.spdy import ExecFilter
-from kgate.proxy.stages.audit import StreamRecorder
-from kgate.proxy.stages.masking import FrameMasker
 from kgate.proxy.watchdog import SessionWatchdog
 
 SHUTDOWN_TIMEOUT = 2.0
 
 
-class _OneLine(logging.Filter):
-    """Reduce a library's own error reports to one line without payload.
-
-    aiohttp logs a malformed request (a bad request line, a broken header) with a traceback
-    whose exception message quotes the offending bytes — which can include the agent's session
-    token or a secret it sent; asyncio's reports of failed callbacks can quote data the same
-    way. kgate keeps only what happened and the exception's type.
-    """
-
-    def __init__(self, what: str) -> None:
-        super().__init__()
-        self._what = what
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        why = f" ({type(exc).__name__})" if exc is not None else ""
-        record.msg = f"kgate: {self._what}{why}"
-        record.args = ()
-        record.exc_info = None
-        record.exc_text = None
-        record.stack_info = None
-        return True
-
-
 #: The logger handed to aiohttp's request handler instead of ``aiohttp.server``.
 http_log = logging.getLogger("kgate.proxy.http")
-http_log.addFilter(_OneLine("the HTTP server dropped a request it could not handle"))
-logging.getLogger("asyncio").addFilter(_OneLine("an I/O callback failed"))
-
-
-def _is_upgrade(headers: hdr.Headers) -> bool:
-    connection = ",".join(v for k, v in headers if k.lower() == "connection").lower()
-    return "upgrade" in [t.strip() for t in connection.split(",")] and bool(
-        hdr.get(headers, "upgrade"))
+http_log.addFilter(OneLine("the HTTP server dropped a request it could not handle"))
+quiet_asyncio()
 
 
 class AiohttpDownstream:
@@ -73,7 +42,7 @@ class AiohttpDownstream:
         path, _, query = request.raw_path.partition("?")
         self.raw_path, self.raw_query = path, query
         self.headers: hdr.Headers = list(request.headers.items())
-        self.is_upgrade = _is_upgrade(self.headers)
+        self.is_upgrade = hdr.is_upgrade(self.headers)
         self.response: web.StreamResponse | None = None
 
     async def read_body(self, limit: int) -> bytes:

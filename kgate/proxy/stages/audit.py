@@ -29,22 +29,13 @@ import orjson
 from kgate import __version__
 from kgate.audit.signing import FileKeyStore, KeyStore
 from kgate.audit.writer import LogSettings, LogUnavailable, Recording, SessionInfo, SessionLog
+from kgate.proxy.engine import StreamRecorder
 from kgate.proxy.errors import Refusal
 from kgate.proxy.session import Exchange
 
 BODY_CAP = 16 * 1024
 LOG_RULE = "session-log"
 _REC_CHANNELS = {0: "i", 1: "o", 2: "o"}
-
-
-class StreamRecorder(Protocol):
-    """Receives the frames of one exec/attach stream (output after masking)."""
-
-    def output(self, channel: int, payload: bytes) -> None: ...
-
-    def input(self, channel: int, payload: bytes) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class AuditSink(Protocol):

@@ -20,6 +20,7 @@ import secrets
 from typing import Any, Protocol
 
 from kgate.proxy.attributes import RequestAttributes
+from kgate.proxy.engine import Frame, FrameMasker
 from kgate.proxy.errors import BodyRefused, MaskingFailed, Refusal
 from kgate.proxy.masking import (
     ChunkMasker,
@@ -33,9 +34,6 @@ from kgate.proxy.masking.primed import env_secret_values, secret_values
 from kgate.proxy.masking.protobody import check_protobuf
 from kgate.proxy.masking.roundtrip import count_placeholders
 from kgate.proxy.stages.body import PROTOBUF, BodyFacts, inspect_body
-
-#: One exec/attach frame as the relay sees it: (channel, payload).
-Frame = tuple[int, bytes]
 
 _UNMASKED_EXACT = frozenset({"/version", "/api", "/apis", "/.well-known/openid-configuration",
                              "/openid/v1/jwks"})
@@ -69,21 +67,6 @@ class StreamMasker(Protocol):
     def flush(self) -> bytes:
         """End of stream: the rest, masked (``MaskingFailed`` if it is truncated)."""
         ...
-
-
-class FrameMasker(Protocol):
-    """Masks exec/attach output frames (1 stdout, 2 stderr); other channels pass unchanged.
-
-    Output may be held back until a line is complete; the relay calls ``flush`` when upstream
-    goes quiet (so a prompt without a newline still appears) and when the stream ends.
-    """
-
-    @property
-    def masked(self) -> int: ...
-
-    def feed(self, channel: int, payload: bytes) -> list[Frame]: ...
-
-    def flush(self) -> list[Frame]: ...
 
 
 class ResponseMasker(Protocol):
