@@ -10,6 +10,7 @@ demo: bootstrap
 lint: bootstrap
 	.venv/bin/ruff check kgate tests bench
 	.venv/bin/mypy
+	.venv/bin/python scripts/check_layers.py
 
 test: bootstrap lint
 	KGATE_SLOW=1 .venv/bin/python -m pytest -q

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib.util
 import os
 import shutil
 import socket
@@ -88,7 +87,7 @@ class ProxyOptions:
     # Whose credential goes upstream: the kubeconfig's, or the user's OIDC ID token.
     upstream_auth: str = "kubeconfig"
     #: The I/O engine: "lean" (asyncio Protocols on httptools) or "aiohttp" (the first engine).
-    engine: str = field(default_factory=lambda: os.environ.get("KGATE_ENGINE", "aiohttp"))
+    engine: str = field(default_factory=lambda: os.environ.get("KGATE_ENGINE", "lean"))
 
 
 @dataclass
@@ -219,8 +218,7 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
 
 
 def _upstream_client(engine: str, settings: UpstreamSettings, auth: UpstreamAuth) -> Upstream:
-    # Until the lean upstream client is in the tree the lean engine is its agent side only.
-    if engine == "lean" and importlib.util.find_spec("kgate.proxy.lean.client") is not None:
+    if engine == "lean":
         from kgate.proxy.lean.client import LeanUpstream
         return LeanUpstream(settings, auth=auth)
     return UpstreamClient(settings, auth=auth)
