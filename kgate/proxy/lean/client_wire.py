@@ -18,6 +18,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
+from typing import cast
 
 import httptools
 
@@ -150,8 +151,8 @@ class UpstreamConnection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's TLS transport is a Transport in all but its class hierarchy.
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if not self._busy or self.complete:
