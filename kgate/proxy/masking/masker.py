@@ -18,6 +18,7 @@ import msgspec
 
 from .bulk import dumps, mask_collection
 from .detectors import TextScanner, key_is_sensitive
+from .hot import HotStrings
 from .known import KnownValues
 from .objects import ObjectMasker
 from .placeholders import MaskingError, Placeholders
@@ -99,7 +100,8 @@ class Masker:
         self.issued = IssuedValues()
         self._objects = ObjectMasker(settings.secret_env_names, self._ph, self._scanner,
                                      self._known, seen=SeenValues(), issued=self.issued,
-                                     show_certificates=settings.show_certificates)
+                                     show_certificates=settings.show_certificates,
+                                     hot=HotStrings(settings))
 
     @property
     def known(self) -> KnownValues:

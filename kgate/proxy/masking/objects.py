@@ -48,6 +48,7 @@ from . import harmless
 from .bulk import dumps
 from .catalogue import is_reference, key_is_sensitive
 from .detectors import TextScanner
+from .hot import HotStrings
 from .known import KnownValues
 from .placeholders import PLACEHOLDER_RE, PREFIX, Placeholders, is_placeholder
 from .secretdata import LAST_APPLIED, looks_like_secret, public_certificates, secret_remainder
@@ -75,13 +76,16 @@ class _Precheck:
     run on the strings that could have been escaped; ``NONE`` — nothing can be found.
     """
 
-    __slots__ = ("detect", "escapable", "known", "text")
+    __slots__ = ("detect", "escapable", "hot", "known", "text")
 
     def __init__(self, detect: int, known: int, escapable: re.Pattern[str],
-                 text: str | None = None) -> None:
+                 text: str | None = None, hot: frozenset[str] | None = None) -> None:
         self.detect, self.known, self.escapable = detect, known, escapable
         #: The raw JSON text, to tell afterwards whether values learned in the walk recur.
         self.text = text
+        #: When the raw form vouches for its strings (``hot.py``): the only strings (values and
+        #: keys) a detector could fire on; ``detect`` is then ``ALL`` if there are any.
+        self.hot = hot
 
 
 _EVERYTHING = _Precheck(ALL, ALL, _ESCAPABLE_FULL)
@@ -92,8 +96,10 @@ class ObjectMasker:
 
     def __init__(self, env_names: str, placeholders: Placeholders, scanner: TextScanner,
                  known: KnownValues | None = None, *, seen: SeenValues | None = None,
-                 issued: IssuedValues | None = None, show_certificates: bool = True) -> None:
+                 issued: IssuedValues | None = None, show_certificates: bool = True,
+                 hot: HotStrings | None = None) -> None:
         self._env = re.compile(env_names)
+        self._hot = hot
         self._ph = placeholders
         self._scan = scanner
         self._known = known          # where values are remembered for text streams
@@ -138,7 +144,12 @@ class ObjectMasker:
                 raw = dumps(rest)
             except (TypeError, RecursionError):
                 return _EVERYTHING
-        text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "surrogatepass")
+        data = raw if isinstance(raw, str) else bytes(raw)
+        hot = None if self._hot is None or isinstance(data, str) else self._hot.scan(data)
+        text = data if isinstance(data, str) else data.decode("utf-8", "surrogatepass")
+        if hot is not None:     # no backslash anywhere: every string is spelled literally
+            known = ALL if self.seen.contains_any(text) else NONE
+            return _Precheck(ALL if hot else NONE, known, _ESCAPABLE_BASIC, text, hot)
         backslash = "\\" in text
         escapable = _ESCAPABLE_FULL if ("\\u" in text or "\\/" in text) else _ESCAPABLE_BASIC
         partial = SOME if backslash else NONE
@@ -386,10 +397,13 @@ class ObjectMasker:
         sensitive_of = self._sensitive
         clean_keys = self._clean_keys
         clean_text = self._clean_text
+        hot = pre.hot
+        known = pre.known
         for key, value in d.items():
             if key in skip:
                 continue
-            if check_keys and (pre.known or key not in clean_keys) and self._key_suspect(key):
+            if check_keys and (known or (key not in clean_keys and (hot is None or key in hot))) \
+                    and self._key_suspect(key):
                 new_key = self._mask_key(key)
                 if new_key is not None:
                     renames.append((key, new_key))
@@ -405,7 +419,8 @@ class ObjectMasker:
                 else:
                     cached = sensitive_of.get(key)
                     sensitive = self._key_sensitive(key) if cached is None else cached
-                if not sensitive and (quiet or (not pre.known and value in clean_text)) \
+                if not sensitive and (quiet or (not known and (
+                        value in clean_text or (hot is not None and value not in hot)))) \
                         and value[0] not in "{[" and key != LAST_APPLIED:
                     continue
                 new = self._value(key, value, safe, sensitive)
@@ -532,7 +547,8 @@ class ObjectMasker:
             known = pre.known == ALL or (pre.known == SOME and escaped)
         else:
             detect, known = pre.detect == ALL, pre.known == ALL
-        if detect and value in self._clean_text:
+        if detect and (value in self._clean_text or (pre.hot is not None
+                                                     and value not in pre.hot)):
             detect = False
         if not (detect or known):
             return None
@@ -692,7 +708,7 @@ class ObjectMasker:
         pre = self._pre
         if pre.known == ALL or (pre.known == SOME and pre.escapable.search(key)):
             return True
-        if key in self._clean_keys:
+        if key in self._clean_keys or (pre.hot is not None and key not in pre.hot):
             return False
         return pre.detect == ALL or (pre.detect == SOME and pre.escapable.search(key)
                                      is not None)
