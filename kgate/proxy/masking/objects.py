@@ -609,8 +609,12 @@ class ObjectMasker:
                 doc = doc if inner is None else inner
             else:
                 self.learn_secrets(doc)
-                n = self._document(doc, None, _EVERYTHING) if isinstance(doc, dict) else \
-                    self._list_at(doc, _EVERYTHING) if isinstance(doc, list) else 0
+                if isinstance(doc, dict):
+                    # judged from its own JSON text, like a reply (the hot strings, known values)
+                    pre = self.precheck(value.encode("utf-8", "surrogatepass"), doc)
+                    n = self._walk(lambda p: self._document(doc, None, p), pre)
+                else:
+                    n = self._list_at(doc, _EVERYTHING) if isinstance(doc, list) else 0
             n = n + self._extra if n else 0
         finally:
             self._pre, self._path, self._kind, self._ns, self._recording, self._extra = saved
