@@ -407,13 +407,27 @@ class ObjectMasker:
                 new_key = self._mask_key(key)
                 if new_key is not None:
                     renames.append((key, new_key))
-            if isinstance(value, str):
+            t = type(value)
+            if t is dict or t is list:
+                if key in _SUBTREES:
+                    if known:
+                        path.append(key)
+                        n += self._known_tree(value)
+                        path.pop()
+                    continue
+                path.append(key)
+                if t is dict:
+                    n += self._dict(value, _BY_PARENT.get(key, _ANYWHERE))
+                else:
+                    n += self._list(value, key, _BY_PARENT.get(key, _ANYWHERE))
+                path.pop()
+            elif t is str or isinstance(value, str):
                 if not value:
                     continue
                 if key == "value" and isinstance(pair_name, str):
                     sensitive = self._pair_sensitive(pair_name)
                 elif key in safe:
-                    if not pre.known:
+                    if not known:
                         continue
                     sensitive = False
                 else:
@@ -427,19 +441,6 @@ class ObjectMasker:
                 if new is not None:
                     d[key] = new
                     n += 1
-            elif type(value) is dict or type(value) is list:
-                if key in _SUBTREES:
-                    if pre.known:
-                        path.append(key)
-                        n += self._known_tree(value)
-                        path.pop()
-                    continue
-                path.append(key)
-                if isinstance(value, dict):
-                    n += self._dict(value, _BY_PARENT.get(key, _ANYWHERE))
-                else:
-                    n += self._list(value, key, _BY_PARENT.get(key, _ANYWHERE))
-                path.pop()
         for old, new_key in renames:
             d[new_key] = d.pop(old)
             n += 1
@@ -456,8 +457,18 @@ class ObjectMasker:
         path = self._path
         sensitive_list = self._key_sensitive(key)
         mask_next = False
+        pre = self._pre
+        hot = pre.hot
+        # a clean element needs no call: not after a flag, not a flag, nothing to find in it
+        quiet = not pre.known and key != LAST_APPLIED and not sensitive_list
+        clean_text = self._clean_text
         for i, v in enumerate(lst):
-            if isinstance(v, str):
+            t = type(v)
+            if t is str and quiet and not mask_next and (
+                    not v or (v[0] not in "-{[" and (
+                        v in clean_text or (hot is not None and v not in hot)))):
+                continue
+            if t is str or (t is not dict and t is not list and isinstance(v, str)):
                 new: str | None = None
                 if mask_next or sensitive_list:
                     mask_next = False
@@ -470,13 +481,13 @@ class ObjectMasker:
                 if new is not None:
                     lst[i] = new
                     n += 1
-            elif isinstance(v, dict):
+            elif t is dict:
                 name = v.get("name")
                 path.append(name if isinstance(name, str) else str(i))
                 n += self._dict(v, safe)
                 path.pop()
                 mask_next = False
-            elif isinstance(v, list):
+            elif t is list:
                 path.append(str(i))
                 n += self._list(v, key, safe)
                 path.pop()
