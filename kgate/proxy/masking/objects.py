@@ -38,11 +38,13 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import msgspec
+from ahocorasick_rs import AhoCorasick
 
 from . import harmless
 from .bulk import dumps
@@ -168,8 +170,7 @@ class ObjectMasker:
         new = self._learned[start:]
         for v in new:
             self.seen.add(v)
-        if pre.text is None or any(
-                pre.text.count(v) > new.count(v) or pre.escapable.search(v) for v in set(new)):
+        if pre.text is None or _recur(pre.text, new, pre.escapable):
             n += walk(_EVERYTHING)
         return n
 
@@ -834,6 +835,25 @@ class _NotJson:
 
 
 _NOT_JSON: Any = _NotJson()
+
+
+def _recur(text: str, learned: list[str], escapable: re.Pattern[str]) -> bool:
+    """Does a value learned in a walk occur in the object's JSON ``text`` more often than it
+    was masked (or in a form the raw text may spell differently)? Many values (a whole List
+    parsed at once) are counted in one automaton pass, not one ``count`` each over the text."""
+    masked = Counter(learned)
+    if any(escapable.search(v) for v in masked):
+        return True
+    if len(masked) <= 16:
+        return any(text.count(v) > c for v, c in masked.items())
+    values = list(masked)
+    # overlapping occurrences count at least as many as ``str.count``: never fewer re-walks
+    try:
+        matches = AhoCorasick(values).find_matches_as_indexes(text, overlapping=True)
+    except (UnicodeError, ValueError):
+        return True   # lone surrogates the automaton cannot take: walk again, to be safe
+    seen = Counter(i for i, _, _ in matches)
+    return any(seen[i] > masked[v] for i, v in enumerate(values))
 
 
 def _maskable(value: str) -> bool:
