@@ -841,11 +841,12 @@ def _recur(text: str, learned: list[str], escapable: re.Pattern[str]) -> bool:
     """Does a value learned in a walk occur in the object's JSON ``text`` more often than it
     was masked (or in a form the raw text may spell differently)? Many values (a whole List
     parsed at once) are counted in one automaton pass, not one ``count`` each over the text."""
+    if len(learned) <= 16:
+        return any(escapable.search(v) or text.count(v) > learned.count(v)
+                   for v in set(learned))
     masked = Counter(learned)
     if any(escapable.search(v) for v in masked):
         return True
-    if len(masked) <= 16:
-        return any(text.count(v) > c for v, c in masked.items())
     values = list(masked)
     # overlapping occurrences count at least as many as ``str.count``: never fewer re-walks
     try:
