@@ -26,7 +26,10 @@ Every masked string is recorded with its namespace and normalised slot (``slots.
 routine write-back to the same place can be restored.
 
 Speed: callers pass the raw JSON of each object; one pass over it decides whether detectors and
-the known-values check can find anything at all (``_Precheck``). Key decisions are cached.
+the known-values check can find anything at all (``_Precheck``): a Rust automaton names the
+strings that hold a detector anchor (``hot.py``), and only those meet the detectors. A raw form
+with escapes cannot vouch for its strings and takes the conservative checks. Key decisions are
+cached. A walker keeps per-walk state: one per thread (``masker.py``).
 
 Shapes: a single object, a ``…List`` (items often carry no ``kind``: it is implied by the list's
 kind), a generic ``List``, a ``Table`` (``rows[].object`` and cells), a watch event
