@@ -160,6 +160,41 @@ def pod_list(n: int) -> bytes:
                          "items": [_pod(i) for i in range(n)]})
 
 
+def _busy_pod(i: int) -> dict[str, Any]:
+    """A pod of a busy app: secret-looking env names, flags with secrets, config annotations."""
+    pod = _pod(i)
+    c = pod["spec"]["containers"][0]
+    c["env"] += [
+        {"name": "AWS_ACCESS_KEY_ID", "value": "AKIA" + _rand(16).upper()},
+        {"name": "AWS_SECRET_ACCESS_KEY", "value": _rand(40)},
+        {"name": "GITHUB_TOKEN", "value": "ghp_" + _rand(36)},
+        {"name": "STRIPE_SECRET_KEY", "value": "sk_live_" + _rand(24)},
+        {"name": "SESSION_KEY_FILE", "value": "/etc/app/session.key"},
+        {"name": "OAUTH_TOKEN_URL", "value": "https://auth.example.com/oauth/token"},
+        {"name": "FEATURE_FLAGS", "value": "checkout,search,recommendations"},
+    ]
+    c["args"] = ["--port=8080", f"--db-password={_rand(16)}", "--api-key", _rand(32),
+                 "--log-format=json", "--tokenizer=basic"]
+    pod["metadata"]["annotations"] = {
+        "prometheus.io/scrape": "true", "prometheus.io/port": "9090",
+        "app.example.com/config": orjson.dumps({"cache": {"ttl": 60, "password": _rand(12)},
+                                                "upstream": "http://api:8080"}).decode(),
+        "kubectl.kubernetes.io/restartedAt": "2026-01-12T09:14:03Z",
+    }
+    return pod
+
+
+def busy_pod_list(target_bytes: int = 1_000_000) -> bytes:
+    """A ~1 MB PodList of busy pods (``_busy_pod``): below the bulk threshold, parsed whole."""
+    items: list[dict[str, Any]] = []
+    size = 0
+    while size < target_bytes:
+        items.append(_busy_pod(len(items)))
+        size += len(orjson.dumps(items[-1]))
+    return orjson.dumps({"kind": "PodList", "apiVersion": "v1",
+                         "metadata": {"resourceVersion": "99"}, "items": items[:-1]})
+
+
 def pod_table(n: int) -> bytes:
     """``kubectl get pods -o wide`` with ``includeObject=Object``: a Table of full Pods."""
     rows = []
@@ -270,6 +305,7 @@ def main() -> None:
     secrets = secret_list(args.secrets)
     table = pod_table(args.pods)
     pods = pod_list(args.pods)
+    busy = busy_pod_list()
     events = b"".join(
         orjson.dumps({"type": "ADDED", "object": {"kind": "Secret", **item}}) + b"\n"
         for item in orjson.loads(secrets)["items"]
@@ -284,6 +320,7 @@ def main() -> None:
 
     for label, body in ((f"SecretList ({args.secrets})", secrets),
                         (f"PodList ({args.pods})", pods),
+                        ("busy PodList (1 MB)", busy),
                         (f"Pod Table ({args.pods}, Object)", table)):
         rate = _median_rate(fresh(body), len(body), args.runs)
         peak = _peak_multiple(fresh(body), len(body))

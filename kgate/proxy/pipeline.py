@@ -17,12 +17,16 @@ refusals and upstream failures into ``Status`` replies and always hands the fini
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
 import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -64,6 +68,15 @@ log = logging.getLogger("kgate.proxy")
 MAX_REQUEST_BODY = 16 * 1024 * 1024
 MAX_MASKED_BODY = 512 * 1024 * 1024
 _JSON_TYPES = ("application/json",)
+#: Bodies (and stream backlogs) from this size on are masked on the masking thread, not on the
+#: event loop: a 10 MB List takes long enough to stall every other call of the session.
+#: Below it, the hop to the thread costs more than the masking.
+OFF_LOOP_MIN = 256 * 1024
+#: One worker: big bodies queue behind each other instead of each taking a core (and its
+#: memory); small bodies keep being masked on the loop meanwhile (``masking.Masker`` gives each
+#: thread its own walker over the session's shared, locked state).
+_MASKING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgate-mask")
+_T = TypeVar("_T")
 _STATUS_HEADERS: hdr.Headers = (("Content-Type", "application/json"),)
 
 
@@ -280,7 +293,7 @@ class Pipeline:
             return
         if attrs.is_watch and ctype in _JSON_TYPES:
             await self._stream(down, exchange, response, out_headers,
-                               self.masker.watch_stream(attrs))
+                               self.masker.watch_stream(attrs), off_loop=True)
             return
         if attrs.is_pod_logs and ctype == "text/plain":
             await self._stream(down, exchange, response, out_headers,
@@ -297,7 +310,10 @@ class Pipeline:
                                f"{attrs.group_resource}; refusing to pass it on")
         if body:
             try:
-                body, masked = self.masker.mask_body(attrs, body)
+                if len(body) >= OFF_LOOP_MIN:
+                    body, masked = await _off_loop(self.masker.mask_body, attrs, body)
+                else:
+                    body, masked = self.masker.mask_body(attrs, body)
             except MaskingFailed as err:
                 raise Refusal(502, f"could not mask the reply for {attrs.group_resource} "
                                    f"({err}); refusing to pass it on") from None
@@ -306,19 +322,35 @@ class Pipeline:
         await down.respond(response.status, out_headers, body)
 
     async def _stream(self, down: Downstream, exchange: Exchange, response: UpstreamResponse,
-                      out_headers: hdr.Headers, masker: StreamMasker | None) -> None:
-        """Send the head at once (a quiet watch must still start), then chunks as they come."""
+                      out_headers: hdr.Headers, masker: StreamMasker | None,
+                      off_loop: bool = False) -> None:
+        """Send the head at once (a quiet watch must still start), then chunks as they come.
+
+        ``off_loop``: a backlog of ``OFF_LOOP_MIN`` bytes (a huge watch event) is masked on the
+        masking thread. (Log text is masked chunk by chunk as it comes, on the loop.)"""
         await down.start(response.status, out_headers)
         if masker is not None:  # a watch or a log follow: may run for hours
             self.audit.stream_opened(exchange)
+        backlog = 0   # bytes fed since the masker last gave something out
         try:
             async for chunk in response.chunks():
                 if masker is not None:
-                    chunk = masker.feed(chunk)
+                    backlog += len(chunk)
+                    if off_loop and backlog >= OFF_LOOP_MIN:
+                        chunk = await _off_loop(masker.feed, chunk)
+                    else:
+                        chunk = masker.feed(chunk)
+                    if chunk:
+                        backlog = 0
                 if chunk:
                     exchange.bytes_out += len(chunk)
                     await down.write(chunk)
-            tail = masker.flush() if masker is not None else b""
+            if masker is None:
+                tail = b""
+            elif off_loop and backlog >= OFF_LOOP_MIN:
+                tail = await _off_loop(masker.flush)
+            else:
+                tail = masker.flush()
         except (MaskingFailed, UpstreamError) as err:
             # The head is out: the only honest thing left is to cut the connection, so the
             # client sees a broken stream rather than unmasked or silently truncated data.
@@ -389,6 +421,11 @@ class Pipeline:
 
 def _may_have_body(down: Downstream) -> bool:
     return down.method in ("POST", "PUT", "PATCH", "DELETE")
+
+
+async def _off_loop(fn: Callable[..., _T], *args: object) -> _T:
+    """``fn(*args)`` on the masking thread; the event loop serves other calls meanwhile."""
+    return await asyncio.get_running_loop().run_in_executor(_MASKING, fn, *args)
 
 
 async def _read(response: UpstreamResponse, name: str) -> bytes:

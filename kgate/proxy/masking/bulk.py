@@ -59,6 +59,8 @@ def _learn_element(raw: memoryview, field: str, item_kind: str | None,
                    learn: Callable[[Any, str | None], None]) -> None:
     """Phase one: Secrets anywhere in the collection are learned before any element is masked,
     so a value copied from a Secret into another element's name or label is found there."""
+    if not _MAY_HOLD[field](raw):
+        return   # no such field spelled anywhere in it (and no escape that could spell one)
     try:
         view = _SECRET_VIEW.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
@@ -72,6 +74,18 @@ def _learn_element(raw: memoryview, field: str, item_kind: str | None,
     learn({"kind": view.kind, "type": view.type, "data": view.data,
            "stringData": view.stringData},
           view.kind if isinstance(view.kind, str) else item_kind)
+
+
+def _may_hold(*names: bytes) -> Callable[[memoryview], bool]:
+    def check(raw: memoryview) -> bool:
+        data = bytes(raw)
+        return b"\\" in data or any(name in data for name in names)
+    return check
+
+
+#: Cheap byte checks before phase one parses an element: a Pod with no ``"data"`` key anywhere
+#: cannot be (or wrap) a Secret with values.
+_MAY_HOLD = {"items": _may_hold(b'"data"', b'"stringData"'), "rows": _may_hold(b'"object"')}
 
 
 def mask_collection(

@@ -32,6 +32,9 @@ Cost: walking a big List must stay fast, so the walker only *defers* values (one
 they are decoded, filtered and added when a stream first needs them. Memory is bounded
 (``MAX_VALUES``; past it, the oldest half is forgotten). Matching uses one Aho-Corasick automaton
 (leftmost-longest), rebuilt lazily after new values arrive.
+
+Thread-safe: walkers on worker threads defer values while streams on the event loop look them
+up; every method that reads or changes the set holds one (re-entrant) lock.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from __future__ import annotations
 import binascii
 import bisect
 import re
+import threading
 from collections.abc import Callable, Iterable
 
 from ahocorasick_rs import AhoCorasick, MatchKind
@@ -110,40 +114,45 @@ class KnownValues:
         self._key_is_sensitive = key_is_sensitive
         self._pending: list[tuple[str | None, str, bool]] = []
         self._pending_chars = 0
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
-        self._settle()
-        return len(self._values.keys() | self._pinned.keys())
+        with self._lock:
+            self._settle()
+            return len(self._values.keys() | self._pinned.keys())
 
     def __bool__(self) -> bool:
         return bool(self._values or self._pending or self._pinned)
 
     def __contains__(self, value: object) -> bool:
-        self._settle()
-        return value in self._values or value in self._pinned
+        with self._lock:
+            self._settle()
+            return value in self._values or value in self._pinned
 
     def pin(self, values: Iterable[str]) -> Pin:
         """Recognise every value in ``values`` (any shape, ≥ ``PIN_MIN_LEN``) until released.
 
         Pinned values are never evicted by the bound on learned values.
         """
-        patterns: list[str] = []
-        for value in values:
-            for piece in _pin_pieces(value):
-                patterns.append(piece)
-                if piece not in self._pinned:
-                    self._dirty = True
-                self._pinned[piece] = self._pinned.get(piece, 0) + 1
-        return Pin(self, patterns)
+        with self._lock:
+            patterns: list[str] = []
+            for value in values:
+                for piece in _pin_pieces(value):
+                    patterns.append(piece)
+                    if piece not in self._pinned:
+                        self._dirty = True
+                    self._pinned[piece] = self._pinned.get(piece, 0) + 1
+            return Pin(self, patterns)
 
     def _unpin(self, patterns: list[str]) -> None:
-        for piece in patterns:
-            count = self._pinned.get(piece, 0) - 1
-            if count > 0:
-                self._pinned[piece] = count
-            else:
-                self._pinned.pop(piece, None)
-                self._dirty = True
+        with self._lock:
+            for piece in patterns:
+                count = self._pinned.get(piece, 0) - 1
+                if count > 0:
+                    self._pinned[piece] = count
+                else:
+                    self._pinned.pop(piece, None)
+                    self._dirty = True
 
     def defer(self, key: str | None, value: str, base64: bool = False) -> None:
         """Remember ``value`` later (cheap: called for every Secret value of a big List).
@@ -151,83 +160,88 @@ class KnownValues:
         ``key`` is the Secret key it sat under (``None``: known to be secret, e.g. a
         secret-named env value); ``base64`` says ``value`` is a Secret ``data`` value.
         """
-        self._pending.append((key, value, base64))
-        self._pending_chars += len(value)
-        if len(self._pending) > 4 * MAX_VALUES or self._pending_chars > MAX_PENDING_CHARS:
-            self._settle()
+        with self._lock:
+            self._pending.append((key, value, base64))
+            self._pending_chars += len(value)
+            if len(self._pending) > 4 * MAX_VALUES or self._pending_chars > MAX_PENDING_CHARS:
+                self._settle()
 
     def _settle(self) -> None:
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, []
-        self._pending_chars = 0
-        sensitive: dict[str | None, bool] = {None: True}
-        for key, value, encoded in pending:
-            if encoded:
-                try:
-                    value = binascii.a2b_base64(value, strict_mode=True).decode()
-                except (binascii.Error, ValueError):
-                    continue   # not base64 of UTF-8 text: cannot turn up in text as such
-            s = sensitive.get(key)
-            if s is None:
-                s = sensitive[key] = self._key_is_sensitive(key or "")
-            self.add(value, sensitive_key=s)
+        with self._lock:
+            if not self._pending:
+                return
+            pending, self._pending = self._pending, []
+            self._pending_chars = 0
+            sensitive: dict[str | None, bool] = {None: True}
+            for key, value, encoded in pending:
+                if encoded:
+                    try:
+                        value = binascii.a2b_base64(value, strict_mode=True).decode()
+                    except (binascii.Error, ValueError):
+                        continue   # not base64 of UTF-8 text: cannot turn up in text as such
+                s = sensitive.get(key)
+                if s is None:
+                    s = sensitive[key] = self._key_is_sensitive(key or "")
+                self.add(value, sensitive_key=s)
 
     def add(self, value: str, *, sensitive_key: bool = False) -> bool:
         """Remember ``value`` (line by line); True if anything new was learned."""
-        learned = False
-        for line in value.splitlines() if ("\n" in value or "\r" in value) else (value,):
-            line = line.strip()
-            if (len(line) < MIN_LEN or len(line) > MAX_VALUE_LEN or line.startswith("-----")
-                    or PREFIX in line or line in self._values):
-                continue
-            if not (sensitive_key or _credential_like(line)):
-                continue
-            self._values[line] = None
-            learned = True
-        if learned:
-            self._dirty = True
-            if len(self._values) > MAX_VALUES:
-                for old in list(self._values)[: len(self._values) // 2]:
-                    del self._values[old]
-        return learned
+        with self._lock:
+            learned = False
+            for line in value.splitlines() if ("\n" in value or "\r" in value) else (value,):
+                line = line.strip()
+                if (len(line) < MIN_LEN or len(line) > MAX_VALUE_LEN or line.startswith("-----")
+                        or PREFIX in line or line in self._values):
+                    continue
+                if not (sensitive_key or _credential_like(line)):
+                    continue
+                self._values[line] = None
+                learned = True
+            if learned:
+                self._dirty = True
+                if len(self._values) > MAX_VALUES:
+                    for old in list(self._values)[: len(self._values) // 2]:
+                        del self._values[old]
+            return learned
 
     def _automaton(self) -> AhoCorasick | None:
-        if self._dirty:
-            self._patterns = list(self._values.keys() | self._pinned.keys())
-            self._sorted = []   # built when a cut stream first needs it
-            # The automaton holds ASCII values (the common case, and lone surrogates of binary
-            # values cannot cross into it); text with other characters takes the slow path.
-            ascii_only = [p for p in self._patterns if p.isascii()]
-            self._ac = AhoCorasick(ascii_only, matchkind=MatchKind.LeftmostLongest) \
-                if ascii_only else None
-            self._dirty = False
-        return self._ac
+        with self._lock:
+            if self._dirty:
+                self._patterns = list(self._values.keys() | self._pinned.keys())
+                self._sorted = []   # built when a cut stream first needs it
+                # The automaton holds ASCII values (the common case, and lone surrogates of binary
+                # values cannot cross into it); text with other characters takes the slow path.
+                ascii_only = [p for p in self._patterns if p.isascii()]
+                self._ac = AhoCorasick(ascii_only, matchkind=MatchKind.LeftmostLongest) \
+                    if ascii_only else None
+                self._dirty = False
+            return self._ac
 
     def find(self, text: str) -> list[tuple[int, int]]:
         """(start, end) character spans of known values in ``text``: sorted, non-overlapping."""
-        if len(text) < (PIN_MIN_LEN if self._pinned else MIN_LEN):
-            return []
-        self._settle()
-        if not self._values and not self._pinned:
-            return []
-        ac = self._automaton()
-        if text.isascii():
-            if ac is None:
+        with self._lock:
+            if len(text) < (PIN_MIN_LEN if self._pinned else MIN_LEN):
                 return []
-            return [(start, end) for _, start, end in ac.find_matches_as_indexes(text)]
-        spans: list[tuple[int, int]] = []
-        for value in self._patterns:   # rare: non-ASCII text, find each value
-            pos = text.find(value)
-            while pos >= 0:
-                spans.append((pos, pos + len(value)))
-                pos = text.find(value, pos + len(value))
-        spans.sort(key=lambda s: (s[0], -s[1]))
-        out: list[tuple[int, int]] = []
-        for s, e in spans:
-            if not out or s >= out[-1][1]:
-                out.append((s, e))
-        return out
+            self._settle()
+            if not self._values and not self._pinned:
+                return []
+            ac = self._automaton()
+            if text.isascii():
+                if ac is None:
+                    return []
+                return [(start, end) for _, start, end in ac.find_matches_as_indexes(text)]
+            spans: list[tuple[int, int]] = []
+            for value in self._patterns:   # rare: non-ASCII text, find each value
+                pos = text.find(value)
+                while pos >= 0:
+                    spans.append((pos, pos + len(value)))
+                    pos = text.find(value, pos + len(value))
+            spans.sort(key=lambda s: (s[0], -s[1]))
+            out: list[tuple[int, int]] = []
+            for s, e in spans:
+                if not out or s >= out[-1][1]:
+                    out.append((s, e))
+            return out
 
     def partial_suffix(self, text: str, min_len: int = PIN_MIN_LEN) -> int:
         """Where the longest tail of ``text`` that is a proper beginning of a known value starts
@@ -235,21 +249,23 @@ class KnownValues:
 
         For a stream cut by its end: that tail may be the first half of a secret.
         """
-        self._settle()
-        if not self._values and not self._pinned:
+        with self._lock:
+            self._settle()
+            if not self._values and not self._pinned:
+                return len(text)
+            self._automaton()
+            if not self._sorted:
+                self._sorted = sorted(self._patterns)
+                self._longest = max(map(len, self._patterns), default=0)
+                self._firsts = {p[0] for p in self._patterns}
+            reach = min(self._longest, PARTIAL_REACH)
+            firsts = self._firsts
+            for start in range(max(0, len(text) - reach), len(text) - min_len + 1):
+                if text[start] not in firsts:
+                    continue
+                tail = text[start:]
+                i = bisect.bisect_left(self._sorted, tail)
+                if i < len(self._sorted) and self._sorted[i].startswith(tail):
+                    return start
             return len(text)
-        self._automaton()
-        if not self._sorted:
-            self._sorted = sorted(self._patterns)
-            self._longest = max(map(len, self._patterns), default=0)
-            self._firsts = {p[0] for p in self._patterns}
-        reach = min(self._longest, PARTIAL_REACH)
-        firsts = self._firsts
-        for start in range(max(0, len(text) - reach), len(text) - min_len + 1):
-            if text[start] not in firsts:
-                continue
-            tail = text[start:]
-            i = bisect.bisect_left(self._sorted, tail)
-            if i < len(self._sorted) and self._sorted[i].startswith(tail):
-                return start
-        return len(text)
+

@@ -2,6 +2,12 @@
 
 It ties together the session's placeholder key, the detectors and the object walker, and hands
 out fresh streaming maskers per response. Everything here is pure: bytes in, bytes out.
+
+Threads: the proxy masks big bodies on a worker thread while the event loop goes on masking
+small ones (``pipeline._deliver``). The walker and the detectors keep per-walk state, so each
+thread gets its own (``_walker``); what the session has learned — secret values (``SeenValues``,
+``KnownValues``), where placeholders were issued (``IssuedValues``), the placeholder cache — is
+shared, and those classes guard their own updates.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import msgspec
 
 from .bulk import dumps, mask_collection
 from .detectors import TextScanner, key_is_sensitive
+from .hot import HotStrings
 from .known import KnownValues
 from .objects import ObjectMasker
 from .placeholders import MaskingError, Placeholders
@@ -93,13 +100,29 @@ class Masker:
             lambda k: key_is_sensitive(k) or env_names.search(k) is not None)
         # Objects: detectors only (fast on big Lists; they *learn* known values as they go).
         # Streams (logs, exec): detectors plus the known values, for bare secrets in text.
-        self._scanner = TextScanner(settings, self._ph)
+        self._scanner = TextScanner(settings, self._ph)   # the constructing thread's walker's
         self._stream_scanner = TextScanner(settings, self._ph, self._known)
         #: Where each placeholder was issued, for restoring routine write-backs (memory only).
         self.issued = IssuedValues()
-        self._objects = ObjectMasker(settings.secret_env_names, self._ph, self._scanner,
-                                     self._known, seen=SeenValues(), issued=self.issued,
-                                     show_certificates=settings.show_certificates)
+        self._seen = SeenValues()
+        self._hot = HotStrings(settings)
+        self._walkers = threading.local()
+        self._owner = threading.get_ident()
+
+    @property
+    def _objects(self) -> ObjectMasker:
+        """This thread's walker (see the module docstring), over the session's shared state."""
+        walker: ObjectMasker | None = getattr(self._walkers, "walker", None)
+        if walker is None:
+            settings = self.settings
+            mine = threading.get_ident() == self._owner
+            scanner = self._scanner if mine else TextScanner(settings, self._ph)
+            walker = ObjectMasker(settings.secret_env_names, self._ph, scanner, self._known,
+                                  seen=self._seen,
+                                  issued=self.issued,
+                                  show_certificates=settings.show_certificates, hot=self._hot)
+            self._walkers.walker = walker
+        return walker
 
     @property
     def known(self) -> KnownValues:

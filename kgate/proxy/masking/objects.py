@@ -26,7 +26,10 @@ Every masked string is recorded with its namespace and normalised slot (``slots.
 routine write-back to the same place can be restored.
 
 Speed: callers pass the raw JSON of each object; one pass over it decides whether detectors and
-the known-values check can find anything at all (``_Precheck``). Key decisions are cached.
+the known-values check can find anything at all (``_Precheck``): a Rust automaton names the
+strings that hold a detector anchor (``hot.py``), and only those meet the detectors. A raw form
+with escapes cannot vouch for its strings and takes the conservative checks. Key decisions are
+cached. A walker keeps per-walk state: one per thread (``masker.py``).
 
 Shapes: a single object, a ``…List`` (items often carry no ``kind``: it is implied by the list's
 kind), a generic ``List``, a ``Table`` (``rows[].object`` and cells), a watch event
@@ -38,16 +41,19 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import msgspec
+from ahocorasick_rs import AhoCorasick
 
 from . import harmless
 from .bulk import dumps
 from .catalogue import is_reference, key_is_sensitive
 from .detectors import TextScanner
+from .hot import HotStrings
 from .known import KnownValues
 from .placeholders import PLACEHOLDER_RE, PREFIX, Placeholders, is_placeholder
 from .secretdata import LAST_APPLIED, looks_like_secret, public_certificates, secret_remainder
@@ -75,13 +81,16 @@ class _Precheck:
     run on the strings that could have been escaped; ``NONE`` — nothing can be found.
     """
 
-    __slots__ = ("detect", "escapable", "known", "text")
+    __slots__ = ("detect", "escapable", "hot", "known", "text")
 
     def __init__(self, detect: int, known: int, escapable: re.Pattern[str],
-                 text: str | None = None) -> None:
+                 text: str | None = None, hot: frozenset[str] | None = None) -> None:
         self.detect, self.known, self.escapable = detect, known, escapable
         #: The raw JSON text, to tell afterwards whether values learned in the walk recur.
         self.text = text
+        #: When the raw form vouches for its strings (``hot.py``): the only strings (values and
+        #: keys) a detector could fire on; ``detect`` is then ``ALL`` if there are any.
+        self.hot = hot
 
 
 _EVERYTHING = _Precheck(ALL, ALL, _ESCAPABLE_FULL)
@@ -92,8 +101,10 @@ class ObjectMasker:
 
     def __init__(self, env_names: str, placeholders: Placeholders, scanner: TextScanner,
                  known: KnownValues | None = None, *, seen: SeenValues | None = None,
-                 issued: IssuedValues | None = None, show_certificates: bool = True) -> None:
+                 issued: IssuedValues | None = None, show_certificates: bool = True,
+                 hot: HotStrings | None = None) -> None:
         self._env = re.compile(env_names)
+        self._hot = hot
         self._ph = placeholders
         self._scan = scanner
         self._known = known          # where values are remembered for text streams
@@ -138,7 +149,12 @@ class ObjectMasker:
                 raw = dumps(rest)
             except (TypeError, RecursionError):
                 return _EVERYTHING
-        text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "surrogatepass")
+        data = raw if isinstance(raw, str) else bytes(raw)
+        hot = None if self._hot is None or isinstance(data, str) else self._hot.scan(data)
+        text = data if isinstance(data, str) else data.decode("utf-8", "surrogatepass")
+        if hot is not None:     # no backslash anywhere: every string is spelled literally
+            known = ALL if self.seen.contains_any(text) else NONE
+            return _Precheck(ALL if hot else NONE, known, _ESCAPABLE_BASIC, text, hot)
         backslash = "\\" in text
         escapable = _ESCAPABLE_FULL if ("\\u" in text or "\\/" in text) else _ESCAPABLE_BASIC
         partial = SOME if backslash else NONE
@@ -157,8 +173,7 @@ class ObjectMasker:
         new = self._learned[start:]
         for v in new:
             self.seen.add(v)
-        if pre.text is None or any(
-                pre.text.count(v) > new.count(v) or pre.escapable.search(v) for v in set(new)):
+        if pre.text is None or _recur(pre.text, new, pre.escapable):
             n += walk(_EVERYTHING)
         return n
 
@@ -386,45 +401,50 @@ class ObjectMasker:
         sensitive_of = self._sensitive
         clean_keys = self._clean_keys
         clean_text = self._clean_text
+        hot = pre.hot
+        known = pre.known
         for key, value in d.items():
             if key in skip:
                 continue
-            if check_keys and (pre.known or key not in clean_keys) and self._key_suspect(key):
+            if check_keys and (known or (key not in clean_keys and (hot is None or key in hot))) \
+                    and self._key_suspect(key):
                 new_key = self._mask_key(key)
                 if new_key is not None:
                     renames.append((key, new_key))
-            if isinstance(value, str):
+            t = type(value)
+            if t is dict or t is list:
+                if key in _SUBTREES:
+                    if known:
+                        path.append(key)
+                        n += self._known_tree(value)
+                        path.pop()
+                    continue
+                path.append(key)
+                if t is dict:
+                    n += self._dict(value, _BY_PARENT.get(key, _ANYWHERE))
+                else:
+                    n += self._list(value, key, _BY_PARENT.get(key, _ANYWHERE))
+                path.pop()
+            elif t is str or isinstance(value, str):
                 if not value:
                     continue
                 if key == "value" and isinstance(pair_name, str):
                     sensitive = self._pair_sensitive(pair_name)
                 elif key in safe:
-                    if not pre.known:
+                    if not known:
                         continue
                     sensitive = False
                 else:
                     cached = sensitive_of.get(key)
                     sensitive = self._key_sensitive(key) if cached is None else cached
-                if not sensitive and (quiet or (not pre.known and value in clean_text)) \
+                if not sensitive and (quiet or (not known and (
+                        value in clean_text or (hot is not None and value not in hot)))) \
                         and value[0] not in "{[" and key != LAST_APPLIED:
                     continue
                 new = self._value(key, value, safe, sensitive)
                 if new is not None:
                     d[key] = new
                     n += 1
-            elif type(value) is dict or type(value) is list:
-                if key in _SUBTREES:
-                    if pre.known:
-                        path.append(key)
-                        n += self._known_tree(value)
-                        path.pop()
-                    continue
-                path.append(key)
-                if isinstance(value, dict):
-                    n += self._dict(value, _BY_PARENT.get(key, _ANYWHERE))
-                else:
-                    n += self._list(value, key, _BY_PARENT.get(key, _ANYWHERE))
-                path.pop()
         for old, new_key in renames:
             d[new_key] = d.pop(old)
             n += 1
@@ -441,8 +461,18 @@ class ObjectMasker:
         path = self._path
         sensitive_list = self._key_sensitive(key)
         mask_next = False
+        pre = self._pre
+        hot = pre.hot
+        # a clean element needs no call: not after a flag, not a flag, nothing to find in it
+        quiet = not pre.known and key != LAST_APPLIED and not sensitive_list
+        clean_text = self._clean_text
         for i, v in enumerate(lst):
-            if isinstance(v, str):
+            t = type(v)
+            if t is str and quiet and not mask_next and (
+                    not v or (v[0] not in "-{[" and (
+                        v in clean_text or (hot is not None and v not in hot)))):
+                continue
+            if t is str or (t is not dict and t is not list and isinstance(v, str)):
                 new: str | None = None
                 if mask_next or sensitive_list:
                     mask_next = False
@@ -455,13 +485,13 @@ class ObjectMasker:
                 if new is not None:
                     lst[i] = new
                     n += 1
-            elif isinstance(v, dict):
+            elif t is dict:
                 name = v.get("name")
                 path.append(name if isinstance(name, str) else str(i))
                 n += self._dict(v, safe)
                 path.pop()
                 mask_next = False
-            elif isinstance(v, list):
+            elif t is list:
                 path.append(str(i))
                 n += self._list(v, key, safe)
                 path.pop()
@@ -532,7 +562,8 @@ class ObjectMasker:
             known = pre.known == ALL or (pre.known == SOME and escaped)
         else:
             detect, known = pre.detect == ALL, pre.known == ALL
-        if detect and value in self._clean_text:
+        if detect and (value in self._clean_text or (pre.hot is not None
+                                                     and value not in pre.hot)):
             detect = False
         if not (detect or known):
             return None
@@ -593,8 +624,12 @@ class ObjectMasker:
                 doc = doc if inner is None else inner
             else:
                 self.learn_secrets(doc)
-                n = self._document(doc, None, _EVERYTHING) if isinstance(doc, dict) else \
-                    self._list_at(doc, _EVERYTHING) if isinstance(doc, list) else 0
+                if isinstance(doc, dict):
+                    # judged from its own JSON text, like a reply (the hot strings, known values)
+                    pre = self.precheck(value.encode("utf-8", "surrogatepass"), doc)
+                    n = self._walk(lambda p: self._document(doc, None, p), pre)
+                else:
+                    n = self._list_at(doc, _EVERYTHING) if isinstance(doc, list) else 0
             n = n + self._extra if n else 0
         finally:
             self._pre, self._path, self._kind, self._ns, self._recording, self._extra = saved
@@ -692,7 +727,7 @@ class ObjectMasker:
         pre = self._pre
         if pre.known == ALL or (pre.known == SOME and pre.escapable.search(key)):
             return True
-        if key in self._clean_keys:
+        if key in self._clean_keys or (pre.hot is not None and key not in pre.hot):
             return False
         return pre.detect == ALL or (pre.detect == SOME and pre.escapable.search(key)
                                      is not None)
@@ -803,6 +838,26 @@ class _NotJson:
 
 
 _NOT_JSON: Any = _NotJson()
+
+
+def _recur(text: str, learned: list[str], escapable: re.Pattern[str]) -> bool:
+    """Does a value learned in a walk occur in the object's JSON ``text`` more often than it
+    was masked (or in a form the raw text may spell differently)? Many values (a whole List
+    parsed at once) are counted in one automaton pass, not one ``count`` each over the text."""
+    if len(learned) <= 16:
+        return any(escapable.search(v) or text.count(v) > learned.count(v)
+                   for v in set(learned))
+    masked = Counter(learned)
+    if any(escapable.search(v) for v in masked):
+        return True
+    values = list(masked)
+    # overlapping occurrences count at least as many as ``str.count``: never fewer re-walks
+    try:
+        matches = AhoCorasick(values).find_matches_as_indexes(text, overlapping=True)
+    except (UnicodeError, ValueError):
+        return True   # lone surrogates the automaton cannot take: walk again, to be safe
+    seen = Counter(i for i, _, _ in matches)
+    return any(seen[i] > masked[v] for i, v in enumerate(values))
 
 
 def _maskable(value: str) -> bool:

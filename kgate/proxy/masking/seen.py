@@ -15,12 +15,14 @@ name, a label, an annotation, quoted in a ``Status`` message (``Invalid value: "
 a URL or an assignment. What it does not: a value glued to other letters on both sides of its
 longest token (``xx<value>yy``); the detectors and the stream path's automaton cover free text.
 
-Bounded: past ``MAX_VALUES`` the oldest half is forgotten.
+Bounded: past ``MAX_VALUES`` the oldest half is forgotten. Thread-safe: walkers on several
+threads (a big reply masked off the event loop) learn into and read from one index.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 
 from .placeholders import PREFIX
 
@@ -48,6 +50,7 @@ class SeenValues:
         self._by_token: dict[str, list[str]] = {}
         self._values: dict[str, None] = {}     # insertion-ordered set
         self._odd: dict[str, None] = {}        # values without a usable token
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self._values)
@@ -57,6 +60,10 @@ class SeenValues:
 
     def add(self, value: str) -> None:
         """Remember ``value`` (and each of its lines, stripped, if it has several)."""
+        with self._lock:
+            self._add(value)
+
+    def _add(self, value: str) -> None:
         lines = value.splitlines() if ("\n" in value or "\r" in value) else [value]
         if len(lines) > 1:
             lines.append(value)
@@ -79,15 +86,17 @@ class SeenValues:
         keep = list(self._values)[len(self._values) // 2:]
         self._values, self._by_token, self._odd = {}, {}, {}
         for v in keep:
-            self.add(v)
+            self._add(v)
 
     def contains_any(self, text: str) -> bool:
         """Cheap: does ``text`` hold any remembered value (as described above)?"""
         if not self._values:
             return False
-        if not self._by_token.keys().isdisjoint(tokens(text)):
-            return bool(self.find(text))
-        return any(v in text for v in self._odd)
+        parts = tokens(text)
+        with self._lock:
+            if not self._by_token.keys().isdisjoint(parts):
+                return bool(self._find(text))
+            return any(v in text for v in self._odd)
 
     def _find_odd(self, text: str) -> list[tuple[int, int]]:
         spans = []
@@ -103,6 +112,10 @@ class SeenValues:
         longest first where they overlap."""
         if not self._values or len(text) < MIN_LEN:
             return []
+        with self._lock:
+            return self._find(text)
+
+    def _find(self, text: str) -> list[tuple[int, int]]:
         if len(text) <= MAX_VALUE_LEN and TOKEN.fullmatch(text) is not None:
             # one token, no delimiters: only a value equal to the whole text can be in it
             hit = text in self._values or any(v in text for v in self._odd)

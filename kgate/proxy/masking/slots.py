@@ -19,6 +19,7 @@ The record lives in memory only, for one session, and is bounded (oldest forgott
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 MAX_RECORDS = 100_000
@@ -48,6 +49,7 @@ class IssuedValues:
     def __init__(self, limit: int = MAX_RECORDS) -> None:
         self._limit = limit
         self._records: dict[tuple[str, Slot, str], str] = {}
+        self._lock = threading.Lock()   # walkers on several threads record (masker.py)
 
     def __len__(self) -> int:
         return len(self._records)
@@ -56,10 +58,11 @@ class IssuedValues:
         key = (namespace, slot, masked)
         if key in self._records:
             return
-        if len(self._records) >= self._limit:
-            for old in list(self._records)[: self._limit // 2]:
-                del self._records[old]
-        self._records[key] = original
+        with self._lock:
+            if len(self._records) >= self._limit:
+                for old in list(self._records)[: self._limit // 2]:
+                    del self._records[old]
+            self._records[key] = original
 
     def original(self, namespace: str, slot: Slot, masked: str) -> str | None:
         """The real string behind ``masked`` if it was issued at exactly this place."""

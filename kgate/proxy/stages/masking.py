@@ -71,7 +71,12 @@ class StreamMasker(Protocol):
 
 class ResponseMasker(Protocol):
     def mask_body(self, attrs: RequestAttributes, body: bytes) -> tuple[bytes, int]:
-        """Mask a whole JSON body; return it and how many values were masked."""
+        """Mask a whole JSON body; return it and how many values were masked.
+
+        Big bodies are masked on a worker thread while the event loop goes on masking others
+        (``pipeline.OFF_LOOP_MIN``): implementations must be safe to call from two threads.
+        Stream maskers' ``feed``/``flush`` may likewise run on the worker (one call at a time).
+        """
         ...
 
     def watch_stream(self, attrs: RequestAttributes) -> StreamMasker:
