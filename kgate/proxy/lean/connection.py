@@ -280,7 +280,7 @@ class AgentConnection(asyncio.Protocol):
             # The running exchange's own body is broken: it answers through its Refusal.
             self._bad_answered = True
             receiving.body_failed(err.code, err.message)
-        log.debug("kgate: refused a malformed request (%s)", err.message)
+        log.warning("kgate: refused a malformed request (%s)", err.message)
         if self._active is None:
             self._answer_bad()
 
