@@ -82,6 +82,8 @@ def check_canonical(raw_path: str) -> None:
     lowered = raw_path.lower()
     if "\\" in raw_path or "\x00" in raw_path:
         raise NonCanonicalPath("the path contains a backslash or NUL")
+    if "#" in raw_path:  # kgate would judge `secrets#x`, the API server would serve `secrets`
+        raise NonCanonicalPath("the path contains a fragment ('#')")
     for bad in _FORBIDDEN_ENCODINGS:
         if bad in lowered:
             raise NonCanonicalPath(f"the path contains the encoded character {bad.upper()}")
