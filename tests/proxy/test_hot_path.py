@@ -257,8 +257,6 @@ SMALL = "/api/v1/namespaces/default/configmaps/small"
 # is fast and off the loop.
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("KGATE_SLOW") != "1", reason="slow; run with KGATE_SLOW=1")
-@pytest.mark.xfail(strict=False, reason="issue 15: masking runs on the event loop, so a big "
-                                        "anchor-dense List stalls every other call until done")
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("stack", ENGINES, indirect=True)
 def test_small_gets_answer_while_a_dense_list_is_masked(stack: Stack) -> None:
