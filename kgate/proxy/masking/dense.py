@@ -78,7 +78,9 @@ def _keyed(anchor: str, kind: str, source: str) -> str:
     # (each lookbehind list behind a one-character class: a failed list is then one test)
     spaced = ("(?<=[" + "".join(sorted({w[-1] for w in _SPACED_ENDS})) + "] )(?:"
               + "|".join("(?<=" + re.escape(w) + " )" for w in _SPACED_ENDS) + ")")
-    free = (r"[:=(]|\\?[\"']?[ \t]*[:=]"       # key: value, key = value, "key": …, PASSWORD(
+    # ``key:`` at a line's end and an unindented line below: ``keyed._block`` finds no value.
+    dead = r":[ \t]*(?:\r?\n(?:[ \t]*\r?\n)*[^ \t\r\n-]|\Z)"
+    free = (r"(?!" + dead + r")(?:[:=(]|\\?[\"']?[ \t]*[:=])"    # key: value, "key" = …, PASSWORD(
             r"|\t" + value                       # key<TAB>value
             + r"| (?:[ \t]*[:=(]|" + spaced + value + ")")   # password x, requirepass x
     if anchor.startswith("\\"):
