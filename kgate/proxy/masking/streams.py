@@ -54,9 +54,9 @@ _OPENER = re.compile(
     r"^(?P<indent>[ \t]*)(?:-[ \t]+)?[\"']?(?P<key>[A-Za-z0-9_.-]{1,256})[\"']?[ \t]*:"
     r"(?:[ \t]+(?:[&!][^\s]*[ \t]*)*(?:[|>][0-9+-]{0,3})?)?[ \t]*(?:#[^\n]*)?\r?$",
     re.M)
-# The start of the last line that begins with a non-blank character (no YAML block of an
-# earlier line runs past it, unless as a list item).
-_LAST_FLUSH = re.compile(r"(?s).*\n(?=[^ \t\r\n])")
+# The start of the last line that begins with a non-blank character other than a list item's
+# dash (no YAML value of an earlier line runs past it).
+_LAST_FLUSH = re.compile(r"(?s).*\n(?=(?!- )[^ \t\r\n])")
 
 # The last word of a cut stream (6+ of these, then up to two "="): masked if it looks like the
 # start of a credential.
