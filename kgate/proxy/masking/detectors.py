@@ -304,8 +304,9 @@ class TextScanner:
         """Try each detector whose anchor was seen, at the start its anchor implies."""
         starts.sort(key=lambda s: s[0])
         tried: set[tuple[int, int]] = set()
-        # The last edit's span: anchors inside it are part of a value already masked. (Not
-        # everything before its end: an assignment's key lies between its anchor and its value.)
+        # The last edit's span (with the spans it overlaps): anchors inside it are part of a value
+        # already masked. (Not everything before its end: an assignment's key lies between its
+        # anchor and its value.)
         covered_from, covered = 0, 0
         for pos, probe in starts:
             if covered_from <= pos < covered:
@@ -328,7 +329,12 @@ class TextScanner:
                 continue
             if isinstance(found, Edit):
                 edits.append(found)
-                covered_from, covered = found.start, found.end
+                if found.start < covered and found.end > covered_from:
+                    # overlapping values (``password=password=…``: each anchor's value is the
+                    # rest of the text): one masked span, or every anchor costs a scan to the end
+                    covered_from, covered = min(covered_from, found.start), max(covered, found.end)
+                else:
+                    covered_from, covered = found.start, found.end
             else:
                 # several spans (a YAML alias's anchors): they may lie anywhere in the text
                 edits.extend(found)
