@@ -10,6 +10,14 @@ Speed: most text contains none of the detectors' keywords (their *anchors*). One
 pass over the lower-cased text (``ahocorasick_rs``, Rust) finds every anchor at once — 3-4x
 faster than a substring search per anchor on long values and log chunks — and only the
 detectors whose anchor was seen run their regex, at the position the anchor implies.
+
+Text *dense* with anchors (``AKIA AKIA …``, ``token token …``: anyone who can write a ConfigMap
+or a log line can plant it) would cost a Python step per anchor. So the automaton runs block by
+block, and an anchor seen often in a block leaves it for the rest of that text: such an anchor
+is found, for each detector it stands for, by one ``finditer`` of a *candidate* regex over the
+whole text (``dense``), which keeps only the positions where that detector could produce an edit.
+The positions found either way are then tried exactly as before (``_probe``), so the edits are
+the same; a candidate regex may keep too much, never too little.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from ahocorasick_rs import AhoCorasick
+from ahocorasick_rs import BytesAhoCorasick
 
 from .catalogue import (
     BUILTIN,
@@ -30,6 +38,9 @@ from .catalogue import (
     is_reference,
     key_is_sensitive,
 )
+from .dense import exact as _exact_candidate
+from .dense import in_chain, overlaps_itself
+from .dense import keyed as _keyed_candidate
 from .known import KnownValues
 from .placeholders import PLACEHOLDER_RE, PREFIX, Placeholders
 from .settings import DETECTOR_NAMES, MaskingSettings
@@ -39,6 +50,12 @@ __all__ = ["Edit", "TextScanner", "is_reference", "key_is_sensitive"]
 
 #: Values up to this length (annotations, env, cells) skip the automaton when no anchor occurs.
 _SHORT = 512
+#: The automaton runs over blocks of this many characters (bounded work per dense block).
+_BLOCK = 8192
+#: An anchor seen this many times in one block is dense for the rest of the text.
+_DENSE = 16
+#: Automata without some dense anchors, kept per scanner (an attacker chooses few sets).
+_AUTOMATA_KEPT = 32
 
 
 class TextScanner:
@@ -63,9 +80,11 @@ class TextScanner:
                 regex = re.compile(detector.regex)
                 back = "scheme" if detector.back == "scheme" else ""
                 for a in detector.exact:
-                    self._exact.setdefault(a, []).append(_Probe(regex, handler, back))
+                    self._exact.setdefault(a, []).append(
+                        _Probe(regex, handler, back, detector.handler, detector.regex))
                 for a in detector.lower:
-                    self._lower.setdefault(a, []).append(_Probe(regex, handler, "key"))
+                    self._lower.setdefault(a, []).append(
+                        _Probe(regex, handler, "key", detector.handler, detector.regex))
         # a lower-case anchor that contains another (``aws_secret`` ⊃ ``secret``) tries both
         for a, probes in self._lower.items():
             for b, others in self._lower.items():
@@ -81,7 +100,14 @@ class TextScanner:
             groups.setdefault(anchor.lower(), []).append((rank, anchor, probes, cased))
         self._patterns = list(groups)
         self._anchors = [groups[p] for p in self._patterns]
-        self._ac = AhoCorasick(self._patterns) if self._patterns else None
+        self._ac = (BytesAhoCorasick([p.encode() for p in self._patterns]) if self._patterns
+                    else None)
+        self._longest = max(map(len, self._patterns), default=1)
+        #: frozenset of dense pattern indexes -> (automaton over the others, their indexes)
+        self._automata: dict[frozenset[int], tuple[BytesAhoCorasick | None, list[int]]] = {}
+        #: (rank, probe index) -> candidate regex for a dense anchor (``dense``)
+        self._exact_candidates: dict[tuple[int, int], re.Pattern[str]] = {}
+        self._keyed_candidates: dict[tuple[int, int], re.Pattern[bytes]] = {}
         self._enabled = bool(self._exact or self._lower or self._custom)
         # Short values (annotations, env, cells) are the common case in objects: one regex
         # search over the lower-cased value rejects them faster than a loop of substring tests.
@@ -107,6 +133,12 @@ class TextScanner:
             return True
         if self._any is None:
             return False
+        if len(text) > _SHORT and self._ac is not None:
+            # the alternation regex enters its engine at every letter: slow on long texts
+            data = memoryview(_lowered(text))
+            step = _BLOCK + self._longest
+            return any(self._ac.find_matches_as_indexes(data[i:i + step])
+                       for i in range(0, len(data), _BLOCK))
         low = text.lower() if text.isascii() else _ascii_lower(text)
         return self._any.search(low) is not None
 
@@ -151,9 +183,7 @@ class TextScanner:
                 return self._settle(text, edits)
         starts: list[tuple[int, _Probe]] = []
         if self._ac is not None:
-            if low is None:
-                low = text.lower() if text.isascii() else _ascii_lower(text)
-            starts = self._anchor_starts(text, low)
+            starts = self._anchor_starts(text, _lowered(text))
         if starts:
             self._handlers.begin()
             self._probe(text, starts, edits)
@@ -180,17 +210,14 @@ class TextScanner:
             edits.append(Edit(start, end, ph, ph))
         return edits
 
-    def _anchor_starts(self, text: str, low: str) -> list[tuple[int, _Probe]]:
+    def _anchor_starts(self, text: str, data: bytes) -> list[tuple[int, _Probe]]:
         """(position, probe) for each anchor occurrence, as a per-anchor scan would find them:
-        non-overlapping per anchor, ordered by position, then detector order."""
-        assert self._ac is not None
+        non-overlapping per anchor, ordered by position, then detector order — except that a
+        dense anchor's positions are only those its candidate regexes keep."""
         found: list[tuple[int, int, int, _Probe]] = []
         next_free: dict[int, int] = {}
-        # The automaton needs valid UTF-8 and we need character offsets: plain ASCII (nearly
-        # all logs and configs) goes through it, anything else through a find() per anchor.
-        matches = (self._ac.find_matches_as_indexes(low, overlapping=True) if low.isascii()
-                   else _find_each(self._patterns, low))
-        for index, start, end in matches:
+        hits, dense_ids = self._hits(data)
+        for index, start, end in hits:
             for rank, anchor, probes, cased in self._anchors[index]:
                 if start < next_free.get(rank, 0):
                     continue
@@ -198,15 +225,88 @@ class TextScanner:
                     continue
                 next_free[rank] = end
                 found.extend((start, rank, i, p) for i, p in enumerate(probes))
+        if dense_ids:
+            self._dense_starts(text, data, dense_ids, found)
         found.sort(key=lambda f: f[:3])
         return [(f[0], f[3]) for f in found]
+
+    def _hits(self, data: bytes) -> tuple[list[tuple[int, int, int]], frozenset[int]]:
+        """(pattern index, start, end) of every occurrence of a sparse anchor, and the indexes
+        of the dense anchors (those are found by ``_dense_starts``)."""
+        assert self._ac is not None
+        if len(data) <= _BLOCK:
+            hits = self._ac.find_matches_as_indexes(data, overlapping=True)
+            if len(hits) < _DENSE:
+                return hits, frozenset()
+            dense = _dense_in(hits, _DENSE)
+            return ([h for h in hits if h[0] not in dense] if dense else hits), dense
+        out: list[tuple[int, int, int]] = []
+        dense = frozenset[int]()
+        view = memoryview(data)
+        ac: BytesAhoCorasick | None = self._ac
+        ids = list(range(len(self._patterns)))
+        for lo in range(0, len(data), _BLOCK):
+            if ac is None:
+                break
+            block = ac.find_matches_as_indexes(view[lo:lo + _BLOCK + self._longest - 1],
+                                               overlapping=True)
+            found = [(ids[i], s + lo, e + lo) for i, s, e in block if s < _BLOCK]
+            out.extend(found)
+            if len(found) >= _DENSE:
+                more = _dense_in(found, _DENSE)
+                if more:
+                    dense |= more
+                    ac, ids = self._automaton(dense)
+        return ([h for h in out if h[0] not in dense] if dense else out), dense
+
+    def _automaton(self, dense: frozenset[int]) -> tuple[BytesAhoCorasick | None, list[int]]:
+        """The automaton over every pattern but ``dense``, and the indexes it reports."""
+        got = self._automata.get(dense)
+        if got is None:
+            ids = [i for i in range(len(self._patterns)) if i not in dense]
+            ac = BytesAhoCorasick([self._patterns[i].encode() for i in ids]) if ids else None
+            if len(self._automata) >= _AUTOMATA_KEPT:
+                self._automata.pop(next(iter(self._automata)))
+            got = self._automata[dense] = (ac, ids)
+        return got
+
+    def _dense_starts(self, text: str, data: bytes, dense_ids: frozenset[int],
+                      found: list[tuple[int, int, int, _Probe]]) -> None:
+        """The positions of dense anchors where their detectors could match, by one
+        ``finditer`` per (anchor, detector) over the whole text."""
+        lined: bytes | None = None
+        for index in dense_ids:
+            for rank, anchor, probes, cased in self._anchors[index]:
+                for i, probe in enumerate(probes):
+                    if cased:
+                        rx = self._exact_candidates.get((rank, i))
+                        if rx is None:
+                            rx = self._exact_candidates[(rank, i)] = _exact_candidate(
+                                anchor, probe.kind, probe.source)
+                        positions = [m.start() for m in rx.finditer(text)]
+                    else:
+                        rb = self._keyed_candidates.get((rank, i))
+                        if rb is None:
+                            rb = self._keyed_candidates[(rank, i)] = _keyed_candidate(
+                                anchor, probe.kind, probe.source)
+                        # a newline before the text: its start is a line start (YAML keys)
+                        if lined is None:
+                            lined = b"\n" + data
+                        positions = [m.start() - 1 for m in rb.finditer(lined)]
+                    if not positions:
+                        continue
+                    if overlaps_itself(anchor):
+                        positions = (in_chain(text, anchor, positions) if cased
+                                     else in_chain(data, anchor.encode(), positions))
+                    found.extend((p, rank, i, probe) for p in positions)
 
     def _probe(self, text: str, starts: list[tuple[int, _Probe]], edits: list[Edit]) -> None:
         """Try each detector whose anchor was seen, at the start its anchor implies."""
         starts.sort(key=lambda s: s[0])
         tried: set[tuple[int, int]] = set()
-        # The last edit's span: anchors inside it are part of a value already masked. (Not
-        # everything before its end: an assignment's key lies between its anchor and its value.)
+        # The last edit's span (with the spans it overlaps): anchors inside it are part of a value
+        # already masked. (Not everything before its end: an assignment's key lies between its
+        # anchor and its value.)
         covered_from, covered = 0, 0
         for pos, probe in starts:
             if covered_from <= pos < covered:
@@ -229,7 +329,12 @@ class TextScanner:
                 continue
             if isinstance(found, Edit):
                 edits.append(found)
-                covered_from, covered = found.start, found.end
+                if found.start < covered and found.end > covered_from:
+                    # overlapping values (``password=password=…``: each anchor's value is the
+                    # rest of the text): one masked span, or every anchor costs a scan to the end
+                    covered_from, covered = min(covered_from, found.start), max(covered, found.end)
+                else:
+                    covered_from, covered = found.start, found.end
             else:
                 # several spans (a YAML alias's anchors): they may lie anywhere in the text
                 edits.extend(found)
@@ -265,17 +370,24 @@ class _Probe(NamedTuple):
     regex: re.Pattern[str]
     handler: Handler
     back: str
+    #: The handler's name and the regex source (what a dense anchor's candidate is built from).
+    kind: str
+    source: str
 
 
-def _find_each(patterns: list[str], low: str) -> list[tuple[int, int, int]]:
-    """(pattern index, start, end) of every occurrence, like the automaton's overlapping scan."""
-    out: list[tuple[int, int, int]] = []
-    for index, pattern in enumerate(patterns):
-        pos = low.find(pattern)
-        while pos >= 0:
-            out.append((index, pos, pos + len(pattern)))
-            pos = low.find(pattern, pos + 1)
-    return out
+def _lowered(text: str) -> bytes:
+    """``text`` as ASCII bytes, letters lower-cased, anything else one ``?``: offsets are the
+    text's character offsets, and no anchor (all ASCII, none with ``?``) matches differently."""
+    return (text.encode("ascii") if text.isascii()
+            else text.encode("ascii", "replace")).lower()
+
+
+def _dense_in(hits: list[tuple[int, int, int]], limit: int) -> frozenset[int]:
+    """Pattern indexes seen at least ``limit`` times in ``hits``."""
+    counts: dict[int, int] = {}
+    for index, _s, _e in hits:
+        counts[index] = counts.get(index, 0) + 1
+    return frozenset(i for i, c in counts.items() if c >= limit)
 
 
 def _ascii_lower(text: str) -> str:

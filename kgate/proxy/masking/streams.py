@@ -5,9 +5,16 @@ they must, with bounds so a hostile or broken stream cannot grow memory without 
 
 * ``LineMasker`` (logs, exec stdout/stderr) holds the incomplete last line. A line longer than
   ``line_limit`` is emitted in pieces, scanning ``overlap`` characters past the cut and
-  remembering the emitted tail, so a secret straddling a cut is still masked on both sides. A PEM
-  private key spans lines: from a ``BEGIN … PRIVATE KEY`` line on, lines that look like key
-  material are held until the ``END`` line (or ``block_limit``), then masked as one block.
+  remembering the emitted tail, so a secret straddling a cut is still masked on both sides.
+  Two secrets span lines, and a stream may split them anywhere, so their lines are held until
+  they end (a bounded amount, ``block_limit``): a PEM or PGP private key (from a ``BEGIN …
+  PRIVATE KEY`` line, lines that look like key material, until the ``END`` line) and a YAML
+  value below a sensitive key (``password: |`` or ``password:`` with the value on the next,
+  more indented lines, until a line that is not). The held lines are then masked as one text,
+  as the same text in an object would be. Only lines that may belong to such a block are held:
+  an ordinary line goes out as soon as it is complete. A block that outgrows ``block_limit``,
+  or is flushed by the idle timer, is emitted masked, and the rest of it as it arrives is
+  masked whole (key lines dropped, YAML lines replaced), never passed on.
 * ``WatchMasker`` holds the incomplete last event (one JSON document per line) up to
   ``event_limit``; a truncated or unparseable event is a ``MaskingError``, never passed on.
 * ``FrameMasker`` runs one ``LineMasker`` per output channel (1 stdout, 2 stderr).
@@ -30,16 +37,26 @@ from .catalogue import key_is_sensitive
 from .detectors import TextScanner
 from .placeholders import MaskingError
 
-_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----")
-_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----")
-# Key material, PEM headers or blank, optionally behind a log prefix (timestamps etc.).
-# A short unprefixed run ends a key body; a prefixed line needs a long run or padding.
+_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*(?:PRIVATE|SECRET) KEY(?: BLOCK)?-----")
+_END = re.compile(r"-----END (?:[A-Z0-9]+ )*(?:PRIVATE|SECRET) KEY(?: BLOCK)?-----")
+# Key material, PEM or PGP armour headers, a PGP checksum (``=AbCd``) or blank, optionally
+# behind a log prefix (timestamps etc.). A short unprefixed run ends a key body; a prefixed line
+# needs a long run or padding.
 _PEMISH = re.compile(
     r"^[ \t]*\r?\n?$"
-    r"|^[ \t]*[A-Za-z0-9+/]{1,16}={0,2}[ \t]*\r?\n?$"
+    r"|^[ \t]*(?:[A-Za-z0-9+/]{1,16}={0,2}|=[A-Za-z0-9+/]{4})[ \t]*\r?\n?$"
     r"|^(?:[^\n]*[ \t])?(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]*={1,2}"
-    r"|(?:Proc-Type|DEK-Info|Comment):[^\n]*)[ \t]*\r?\n?$"
+    r"|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset|MessageID):[^\n]*)[ \t]*\r?\n?$"
 )
+# A YAML line whose value is below it: ``key:`` or ``key: |`` (``>-``, anchors, tags, a
+# comment), the key possibly quoted or a list item's. Held if the key is sensitive.
+_OPENER = re.compile(
+    r"^(?P<indent>[ \t]*)(?:-[ \t]+)?[\"']?(?P<key>[A-Za-z0-9_.-]{1,256})[\"']?[ \t]*:"
+    r"(?:[ \t]+(?:[&!][^\s]*[ \t]*)*(?:[|>][0-9+-]{0,3})?)?[ \t]*(?:#[^\n]*)?\r?$",
+    re.M)
+# The start of the last line that begins with a non-blank character other than a list item's
+# dash (no YAML value of an earlier line runs past it).
+_LAST_FLUSH = re.compile(r"(?s).*\n(?=(?!- )[^ \t\r\n])")
 
 # The last word of a cut stream (6+ of these, then up to two "="): masked if it looks like the
 # start of a credential.
@@ -76,6 +93,42 @@ def _placeholder(scanner: TextScanner, text: str) -> str:
     return scanner._ph.of_text(text)
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _continues(line: str, indent: int) -> bool:
+    """``line`` may belong to the YAML value of a key indented by ``indent``: blank, more
+    indented, or a list item at the key's own indent (``passwords:`` then ``- a``)."""
+    lead = _indent(line)
+    if lead == len(line.rstrip("\r\n")):
+        return True
+    return lead > indent or line.startswith("- ", lead) and lead == indent
+
+
+def _yaml_start(text: str) -> tuple[int, int] | None:
+    """(offset, key indent) of the first line of ``text`` (whole lines) that opens a YAML value
+    of a sensitive key running to the end of ``text``, if any: those lines must be held.
+
+    Only lines after the last one that starts unindented can qualify; they are walked back
+    from the end once, keeping the least indent that follows (a list item counts half more)."""
+    last = _LAST_FLUSH.match(text)
+    lo = last.end() if last is not None else 0
+    lines = text[lo:].splitlines(keepends=True)
+    offset = len(text)
+    least = float("inf")
+    found: tuple[int, int] | None = None
+    for line in reversed(lines):
+        offset -= len(line)
+        lead = _indent(line)
+        opener = _OPENER.match(line)
+        if opener is not None and lead < least and key_is_sensitive(opener.group("key")):
+            found = (offset, lead)
+        if lead < len(line.rstrip("\r\n")):
+            least = min(least, lead + (0.5 if line.startswith("- ", lead) else 0))
+    return found
+
+
 def _open_begin(line: str) -> bool:
     """The line starts a PEM block that does not end on the same line."""
     ends = [m.end() for m in _BEGIN.finditer(line)]
@@ -96,6 +149,10 @@ class LineMasker:
         self._block: list[str] | None = None   # complete lines of an open PEM block
         self._block_size = 0
         self._swallow = False          # a PEM block was emitted early: drop its key lines
+        self._yaml: list[str] | None = None    # held lines of an open YAML value
+        self._yaml_indent = 0          # the indent of its key
+        self._yaml_size = 0
+        self._yaml_swallow: int | None = None  # a YAML value emitted early: its key's indent
         self._drop_line = False        # drop the rest of an over-long key-material line
         self._closing = False          # the stream ended: a cut last line is suspect
         self.masked = 0
@@ -127,6 +184,12 @@ class LineMasker:
         if not self._scan.enabled:
             return b""
         out: list[str] = []
+        if self._yaml is not None:
+            if self._buf and _continues(_decode(self._buf), self._yaml_indent):
+                # a cut or idle line of the value: masked with it
+                self._yaml.append(_decode(self._buf))
+                self._buf.clear()
+            out.append(self._emit_yaml(early=True))
         if self._block is not None:
             out.append(self._emit_block(early=True))
         if self._buf:
@@ -141,6 +204,7 @@ class LineMasker:
         finally:
             self._closing = False
         self._swallow = False
+        self._yaml_swallow = None
         self._drop_line = False
         self._carry = ""
         return out
@@ -163,16 +227,90 @@ class LineMasker:
                 if _open_begin(full):
                     self._swallow = True
             self._carry = ""
+        if self._yaml is not None or self._yaml_swallow is not None:
+            text = self._yaml_lines(text, out)
         if not text:
             return "".join(out)
-        if self._block is None and not self._swallow and "-----BEGIN" not in text:
-            masked, n = self._scan.mask(text)
-            self.masked += n
-            out.append(masked)
+        opened = _yaml_start(text)
+        if opened is not None:
+            head, text = text[:opened[0]], text[opened[0]:]
+            out.append(self._lines(head))
+            if self._block is not None:
+                out.append(self._emit_block(early=False))   # unterminated: masked to its end
+            self._swallow = False
+            self._yaml, self._yaml_indent, self._yaml_size = [], opened[1], 0
+            text = self._yaml_lines(text, out)
             return "".join(out)
+        out.append(self._lines(text))
+        return "".join(out)
+
+    def _lines(self, text: str) -> str:
+        """Complete lines with no YAML value to hold: all at once, or line by line from the
+        first that a PEM block may concern."""
+        if not text:
+            return ""
+        out: list[str] = []
+        if self._block is None and not self._swallow:
+            begin = _BEGIN.search(text)
+            if begin is None:
+                masked, n = self._scan.mask(text)
+                self.masked += n
+                return masked
+            sol = text.rfind("\n", 0, begin.start()) + 1
+            if sol:
+                masked, n = self._scan.mask(text[:sol])
+                self.masked += n
+                out.append(masked)
+                text = text[sol:]
         for line in text.splitlines(keepends=True):
             out.append(self._line(line))
         return "".join(out)
+
+    def _yaml_lines(self, text: str, out: list[str]) -> str:
+        """Take the lines of an open (or early-emitted) YAML value from the start of ``text``;
+        return the rest."""
+        pos = 0
+        while pos < len(text):
+            nl = text.find("\n", pos) + 1 or len(text)
+            line = text[pos:nl]
+            if self._yaml is not None:
+                if self._yaml and not _continues(line, self._yaml_indent):
+                    out.append(self._emit_yaml(early=False))
+                    break
+                self._yaml.append(line)
+                self._yaml_size += len(line)
+                if self._yaml_size > self._block_limit:
+                    out.append(self._emit_yaml(early=True))
+            elif self._yaml_swallow is not None:
+                if not _continues(line, self._yaml_swallow):
+                    self._yaml_swallow = None
+                    break
+                out.append(self._swallowed(line))
+            else:
+                break
+            pos = nl
+        return text[pos:]
+
+    def _swallowed(self, line: str) -> str:
+        """A line of a YAML value whose start went out early: replaced whole."""
+        body = line.strip()
+        if not body:
+            return line
+        lead = line[:_indent(line)]
+        end = "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
+        self.masked += 1
+        return lead + _placeholder(self._scan, body) + end
+
+    def _emit_yaml(self, *, early: bool) -> str:
+        assert self._yaml is not None
+        text = "".join(self._yaml)
+        self._yaml = None
+        self._yaml_size = 0
+        masked, n = self._scan.mask(text)
+        self.masked += n
+        if early:
+            self._yaml_swallow = self._yaml_indent
+        return masked
 
     def _line(self, line: str) -> str:
         out = ""
@@ -221,8 +359,17 @@ class LineMasker:
 
     def _cut(self, *, final: bool) -> str:
         held = self._emit_block(early=True) if self._block is not None else ""
+        if self._yaml is not None:
+            held += self._emit_yaml(early=True)
         text = _decode(self._buf)
         self._buf.clear()
+        if self._yaml_swallow is not None and not self._carry:
+            if _continues(text, self._yaml_swallow):
+                # a line of a value that went out early, too long to hold: replaced whole
+                if not final:
+                    self._drop_line = True
+                return held + self._swallowed(text) + ("\n" if not final else "")
+            self._yaml_swallow = None
         if self._swallow and _PEMISH.match(text):
             if not final:
                 self._drop_line = True
