@@ -9,16 +9,19 @@ scanner lower-cases) and collects the strings — values and map keys — that h
 *hot* strings. Only those go through the detectors; every other string is known to be clean.
 (Sensitive keys, env names and flags are judged by name as before; known values separately.)
 
-Why the raw bytes can be trusted: without a backslash in the raw JSON, every string is spelled
-literally between two quotes (no ``\\u0041`` escapes that could hide an anchor, no ``\\"`` inside a
-string), so the text between the quotes around a match *is* the decoded string. A raw form with
-any backslash gets no hot set (``None``): the walker then falls back to its conservative checks.
-No anchor contains a quote, so a match never spans two strings. Custom detectors (regexes
-without anchors) also disable it.
+Why the raw bytes can be trusted: no anchor contains a quote, a backslash, a slash or a control
+character — the only characters JSON writes as escapes besides ``\\uXXXX`` — so an anchor in a
+decoded string is spelled literally in the raw bytes unless the raw form uses ``\\u`` or ``\\/``;
+a raw form with either gets no hot set (``None``) and the walker falls back to its conservative
+checks. Other escapes (``\\"``, ``\\n``, ``\\\\`` — every ``last-applied-configuration`` annotation
+has them) only move the string's quotes: they are found by skipping escaped quotes, and the
+string is decoded before it goes in the set. A match never spans two strings (no quote in an
+anchor). Custom detectors (regexes without anchors) disable the hot set.
 """
 
 from __future__ import annotations
 
+import orjson
 from ahocorasick_rs import BytesAhoCorasick
 
 from .catalogue import BUILTIN
@@ -33,13 +36,20 @@ class HotStrings:
         for name in settings.detectors:
             for detector in BUILTIN[name]:
                 anchors.update(a.lower().encode() for a in (*detector.exact, *detector.lower))
-        self._enabled = not settings.custom
+        # An anchor holding a character JSON must escape could hide behind the escape: no hot
+        # set. ('/' may be escaped as well, and the assignment detector's ``\\u00`` anchor is
+        # written ``\\\\u00`` in JSON: a raw form with ``\\u`` or ``\\/`` gets none, see ``scan``.)
+        self._enabled = not settings.custom and not any(
+            c in a.replace(b"\\u", b"") for a in anchors for c in b'"\\' + bytes(range(0x20)))
         self._ac = BytesAhoCorasick(sorted(anchors)) if anchors else None
 
     def scan(self, data: bytes) -> frozenset[str] | None:
         """The hot strings of ``data``; ``None`` if the raw form cannot vouch for its strings
         (escapes, custom detectors, not UTF-8): every string is then suspect."""
-        if not self._enabled or b"\\" in data:
+        if not self._enabled:
+            return None
+        escaped = b"\\" in data
+        if escaped and (b"\\u" in data or b"\\/" in data):
             return None
         if self._ac is None:
             return frozenset()
@@ -49,13 +59,41 @@ class HotStrings:
         for _, s, e in self._ac.find_matches_as_indexes(data.lower()):
             if s < end:
                 continue            # inside the string already collected
-            q0 = rfind(b'"', 0, s)
-            q1 = find(b'"', e)
-            if q1 < 0:
+            if escaped:
+                q0, q1 = _open_quote(data, s), _close_quote(data, e)
+            else:
+                q0, q1 = rfind(b'"', 0, s), find(b'"', e)
+            if q0 < 0 or q1 < 0:
                 return None         # not JSON as expected: be conservative
+            raw = data[q0 + 1:q1]
             try:
-                hot.add(data[q0 + 1:q1].decode())
-            except UnicodeDecodeError:
+                hot.add(orjson.loads(data[q0:q1 + 1]) if escaped and b"\\" in raw
+                        else raw.decode())
+            except (UnicodeDecodeError, orjson.JSONDecodeError):
                 return None
             end = q1
         return frozenset(hot)
+
+
+def _escaped(data: bytes, quote: int) -> bool:
+    """Whether the quote at ``quote`` is preceded by an odd run of backslashes."""
+    i = quote - 1
+    while i >= 0 and data[i] == 0x5C:
+        i -= 1
+    return (quote - 1 - i) % 2 == 1
+
+
+def _open_quote(data: bytes, pos: int) -> int:
+    """The unescaped quote that opens the string holding ``pos`` (-1 if none)."""
+    q = data.rfind(b'"', 0, pos)
+    while q >= 0 and _escaped(data, q):
+        q = data.rfind(b'"', 0, q)
+    return q
+
+
+def _close_quote(data: bytes, pos: int) -> int:
+    """The unescaped quote that closes the string holding ``pos`` (-1 if none)."""
+    q = data.find(b'"', pos)
+    while q >= 0 and _escaped(data, q):
+        q = data.find(b'"', q + 1)
+    return q

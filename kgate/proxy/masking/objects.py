@@ -152,10 +152,13 @@ class ObjectMasker:
         data = raw if isinstance(raw, str) else bytes(raw)
         hot = None if self._hot is None or isinstance(data, str) else self._hot.scan(data)
         text = data if isinstance(data, str) else data.decode("utf-8", "surrogatepass")
-        if hot is not None:     # no backslash anywhere: every string is spelled literally
-            known = ALL if self.seen.contains_any(text) else NONE
-            return _Precheck(ALL if hot else NONE, known, _ESCAPABLE_BASIC, text, hot)
         backslash = "\\" in text
+        if hot is not None:     # no \\u or \\/ escape: every anchor is spelled literally
+            # A known value with a quote or a control character is escaped in the text: the
+            # strings that hold an escape are still looked up one by one (SOME).
+            known = ALL if self.seen.contains_any(text) else (
+                SOME if backslash and self.seen else NONE)
+            return _Precheck(ALL if hot else NONE, known, _ESCAPABLE_BASIC, text, hot)
         escapable = _ESCAPABLE_FULL if ("\\u" in text or "\\/" in text) else _ESCAPABLE_BASIC
         partial = SOME if backslash else NONE
         detect = ALL if self._scan.might_match(text) else partial
@@ -734,7 +737,8 @@ class ObjectMasker:
 
     def _mask_key(self, key: str) -> str | None:
         """A map key is text too (ConfigMap keys, label keys): detectors and known values."""
-        if self._pre.detect:
+        pre = self._pre
+        if pre.detect and (pre.hot is None or key in pre.hot):
             new, c = self._scan.mask(key)
             if not c and len(self._clean_keys) < _KEY_CACHE:
                 self._clean_keys.add(key)
