@@ -94,8 +94,12 @@ class SeenValues:
             return False
         parts = tokens(text)
         with self._lock:
-            if not self._by_token.keys().isdisjoint(parts):
-                return bool(self._find(text))
+            by_token = self._by_token
+            # Stop at the first value found: on a 1 MB List that recurs (the same PodList read
+            # twice) every candidate used to be searched for everywhere, 1,000 passes of 1 MB.
+            for token in by_token.keys() & set(parts):
+                if any(v in text for v in by_token[token]):
+                    return True
             return any(v in text for v in self._odd)
 
     def _find_odd(self, text: str) -> list[tuple[int, int]]:
