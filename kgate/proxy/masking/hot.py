@@ -21,6 +21,8 @@ anchor). Custom detectors (regexes without anchors) disable the hot set.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 import orjson
 from ahocorasick_rs import BytesAhoCorasick
 
@@ -54,11 +56,16 @@ class HotStrings:
         if self._ac is None:
             return frozenset()
         hot: set[str] = set()
-        end = -1
+        matches = self._ac.find_matches_as_indexes(data.lower())
+        if not matches:
+            return frozenset()
+        # Dense text (a 1 MB value of ``AKIA…``) holds hundreds of thousands of matches in a few
+        # strings: jump past each collected string by bisection instead of visiting every match.
+        starts = [m[1] for m in matches]
         rfind, find = data.rfind, data.find
-        for _, s, e in self._ac.find_matches_as_indexes(data.lower()):
-            if s < end:
-                continue            # inside the string already collected
+        i, n = 0, len(matches)
+        while i < n:
+            _, s, e = matches[i]
             if escaped:
                 q0, q1 = _open_quote(data, s), _close_quote(data, e)
             else:
@@ -71,7 +78,7 @@ class HotStrings:
                         else raw.decode())
             except (UnicodeDecodeError, orjson.JSONDecodeError):
                 return None
-            end = q1
+            i = bisect_left(starts, q1, i + 1)   # the first match after the string's end
         return frozenset(hot)
 
 
