@@ -434,17 +434,19 @@ def _targets(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path, di
 
 
 def _profile(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path,
-             targets: list[Target], seconds: float, py_spy: bool = True) -> None:
+             targets: list[Target], seconds: float, py_spy: bool = True,
+             case: str = "podlist") -> None:
+    path, what = (SMALL_PATH, "small GET") if case == "small" else (PODLIST_PATH, "1 MB PodList")
     kgate = next(t for t in targets if t.name.startswith("kgate") and t.cases is None)
     assert kgate.pid is not None
     out = tmp / "py-spy.txt"
     spy = profiling.start_py_spy(kgate.pid, out, seconds + 1) if py_spy else None
     if spy is not None:
         time.sleep(0.5)
-        run(lambda: _saturate(kgate, PODLIST_PATH, 16, seconds))
+        run(lambda: _saturate(kgate, path, 16, seconds))
         entries, why = profiling.finish_py_spy(spy, out)
         if entries:
-            profiling.print_top(f"py-spy: {kgate.name}, 1 MB PodList at 16 connections, "
+            profiling.print_top(f"py-spy: {kgate.name}, {what} at 16 connections, "
                                 f"top 15 by self time", entries)
             return
         print(f"\npy-spy could not profile ({why}); falling back to pyinstrument")
@@ -453,13 +455,13 @@ def _profile(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path,
     t = _kgate_target(procs, tmp, env, upstream_kc, engine, log=True, argv_prefix=[
         sys.executable, "-m", "pyinstrument", "-r", "pstats", "-o", str(stats), "-m"])
     try:
-        run(lambda: _saturate(t, PODLIST_PATH, 16, seconds))
+        run(lambda: _saturate(t, path, 16, seconds))
     except BadReply as err:
         print(f"\nunder pyinstrument, {t.name} answered {err}")
     # pyinstrument writes its statistics once kgate has stopped (SIGTERM: it ends its exchanges).
     procs.stop(procs.procs[-1], timeout=90)
     if stats.exists() and stats.stat().st_size:
-        profiling.print_top(f"pyinstrument: {t.name}, 1 MB PodList at 16 connections, "
+        profiling.print_top(f"pyinstrument: {t.name}, {what} at 16 connections, "
                             "top 15 by self time", profiling.pstats_top(stats))
     else:
         print("\npyinstrument wrote no statistics (did kgate stop within 90 s?)")
@@ -474,6 +476,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--compare", type=Path, help="print ratios against a saved --json run")
     ap.add_argument("--profile", action="store_true",
                     help="profile kgate on the 1 MB PodList at 16 connections (py-spy)")
+    ap.add_argument("--profile-case", choices=("podlist", "small"), default="podlist",
+                    help="which case --profile samples (default: the 1 MB PodList)")
     ap.add_argument("--profiler", choices=("auto", "pyinstrument"), default="auto",
                     help="auto: py-spy, else pyinstrument; pyinstrument: skip py-spy")
     ap.add_argument("--upstream", choices=("replay", "sandbox"), default="replay")
@@ -505,7 +509,7 @@ def main(argv: list[str] | None = None) -> None:
             args.json.write_text(json.dumps({"meta": meta, "targets": figures}, indent=2))
         if args.profile:
             _profile(procs, tmp, env, upstream_kc, targets, 3 * secs,
-                     py_spy=args.profiler == "auto")
+                     py_spy=args.profiler == "auto", case=args.profile_case)
     finally:
         procs.stop_all()
 
