@@ -399,3 +399,30 @@ def test_exec_websocket_handshake_pings_and_channels(
             pass
         assert frame[1][:2] in ((1000).to_bytes(2, "big"), (1001).to_bytes(2, "big"))
         _assert_closed(sock)
+
+
+def test_http_1_0_gets_a_whole_reply_and_the_connection_ends(lean: Proxied) -> None:
+    """An HTTP/1.0 client (no chunked, no keep-alive by default) reads a complete reply."""
+    with _connect(lean) as sock:
+        sock.sendall(f"GET {NS}/configmaps/first HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                     f"Authorization: Bearer {lean.proxy.session.token}\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"200", head
+    assert b"chunked" not in head.lower()
+    assert b'"which":"first"' in body
+
+
+def test_head_announces_no_body_and_the_connection_stays_usable(lean: Proxied) -> None:
+    with _connect(lean) as sock:
+        sock.sendall(_get(lean, f"{NS}/configmaps/first").replace(b"GET ", b"HEAD ", 1))
+        f = sock.makefile("rb")
+        status_line = f.readline()
+        assert status_line.split()[1] in (b"200", b"405"), status_line
+        while f.readline() not in (b"\r\n", b""):
+            pass
+        # No body bytes follow a HEAD reply: the next reply starts right here.
+        sock.sendall(_get(lean, "/version"))
+        assert _read_reply(f)[0] == 200
