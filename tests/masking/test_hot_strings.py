@@ -43,3 +43,31 @@ def test_every_string_holding_an_anchor_is_hot(parts: list[tuple[str, str, str]]
     for v in values:
         if any(anchor.lower() in v.lower() for anchor in ANCHORS):
             assert v in hot, (v, raw)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=12), st.sampled_from(ANCHORS + [""]),
+                          st.text(max_size=12)), min_size=1, max_size=8),
+       st.sampled_from(["AKIA", "token ", "eyJaaaa.", "x"]))
+def test_dense_text_takes_the_per_string_path_and_finds_the_same_strings(
+        parts: list[tuple[str, str, str]], unit: str) -> None:
+    """Past 2,048 anchors in the first 64 KiB the scan asks each string once instead of
+    listing every match: it must name exactly the strings the match-by-match scan names."""
+    values = [a + anchor + b for a, anchor, b in parts]
+    doc = {f"k{i}": v for i, v in enumerate(values)}
+    doc["dense"] = unit * (200_000 // len(unit))
+    raw = json.dumps(doc, ensure_ascii=False).encode()
+    fast = HOT.scan(raw)
+    escaped = b"\\" in raw
+    if escaped and (b"\\u" in raw or b"\\/" in raw):
+        assert fast is None
+        return
+    slow = HOT._by_string(raw, raw.lower(), escaped) if unit == "x" else None
+    assert fast is not None
+    for v in values:
+        if any(anchor.lower() in v.lower() for anchor in ANCHORS):
+            assert v in fast, v
+    if unit != "x":
+        assert doc["dense"] in fast
+    if slow is not None:   # a body that is not dense: both paths agree exactly
+        assert slow == fast

@@ -21,6 +21,7 @@ anchor). Custom detectors (regexes without anchors) disable the hot set.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 
 import orjson
@@ -44,6 +45,9 @@ class HotStrings:
         self._enabled = not settings.custom and not any(
             c in a.replace(b"\\u", b"") for a in anchors for c in b'"\\' + bytes(range(0x20)))
         self._ac = BytesAhoCorasick(sorted(anchors)) if anchors else None
+        self._any = re.compile(b"|".join(re.escape(a) for a in sorted(anchors, key=len,
+                                                                   reverse=True))) \
+            if anchors else None
 
     def scan(self, data: bytes) -> frozenset[str] | None:
         """The hot strings of ``data``; ``None`` if the raw form cannot vouch for its strings
@@ -55,8 +59,12 @@ class HotStrings:
             return None
         if self._ac is None:
             return frozenset()
+        lowered = data.lower()
+        if len(data) > DENSE_SAMPLE * 2 and self._any is not None and len(
+                self._ac.find_matches_as_indexes(lowered[:DENSE_SAMPLE])) > DENSE_MATCHES:
+            return self._by_string(data, lowered, escaped)
         hot: set[str] = set()
-        matches = self._ac.find_matches_as_indexes(data.lower())
+        matches = self._ac.find_matches_as_indexes(lowered)
         if not matches:
             return frozenset()
         # Dense text (a 1 MB value of ``AKIA…``) holds hundreds of thousands of matches in a few
@@ -80,6 +88,29 @@ class HotStrings:
                 return None
             i = bisect_left(starts, q1, i + 1)   # the first match after the string's end
         return frozenset(hot)
+
+    def _by_string(self, data: bytes, lowered: bytes, escaped: bool) -> frozenset[str] | None:
+        """Anchor-dense text (a 1 MB value of ``AKIA…``): listing every match costs more than
+        asking each string once whether it holds any anchor (the first match ends the search)."""
+        assert self._any is not None
+        hot: set[str] = set()
+        search = self._any.search
+        for m in _JSON_STRING.finditer(data):
+            s, e = m.span(1)
+            if search(lowered, s, e) is None:
+                continue
+            raw = m.group(1)
+            try:
+                hot.add(orjson.loads(m.group(0)) if escaped and b"\\" in raw else raw.decode())
+            except (UnicodeDecodeError, orjson.JSONDecodeError):
+                return None
+        return frozenset(hot)
+
+
+#: Sampling the first 64 KiB: more than one anchor per 32 bytes there means dense text.
+DENSE_SAMPLE = 64 * 1024
+DENSE_MATCHES = DENSE_SAMPLE // 32
+_JSON_STRING = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)  # unrolled: linear, fast
 
 
 def _escaped(data: bytes, quote: int) -> bool:
