@@ -7,24 +7,10 @@ from pathlib import Path
 import pytest
 
 from kgate.protowire import MAGIC, iter_fields, peek_metadata, read_envelope
+from tests.protowire.pb import ld as _ld
+from tests.protowire.pb import varint as _varint
 
 DATA = Path(__file__).resolve().parents[1] / "sandbox" / "data"
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _ld(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
 
 
 @pytest.mark.parametrize(("capture", "api_version", "kind", "name", "namespace"), [
