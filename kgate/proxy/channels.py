@@ -13,10 +13,10 @@ import base64
 import binascii
 import os
 import struct
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from kgate.proxy.engine import UpgradedStream
+from kgate.proxy.engine import Frame, FrameMasker, UpgradedStream
 
 MAX_MESSAGE = 64 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -130,6 +130,49 @@ class ChannelCodec:
         if self.base64:
             return OP_TEXT, str(channel).encode() + base64.b64encode(payload)
         return OP_BINARY, bytes([channel]) + payload
+
+
+async def pump_upstream(upstream: UpgradedStream, frames: FrameMasker | None,
+                        codec: ChannelCodec,
+                        emit: Callable[[int, bytes], Awaitable[None]],
+                        emit_frames: Callable[[list[Frame]], Awaitable[None]]) -> int:
+    """Relay upstream's WebSocket messages to the agent (through ``frames`` when it masks
+    exec output) until upstream closes; return the close code the agent should get (1001 when
+    upstream broke off). Both engines' relays use it; they differ only in the agent side."""
+    reader = MessageReader(upstream)
+    # One read at a time, never cancelled mid-frame: when upstream is quiet for IDLE_FLUSH the
+    # masker's held partial lines (a shell prompt) go out while the read keeps waiting.
+    pending: asyncio.Future[Message] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(reader.next())
+            if frames is not None and not pending.done():
+                done, _ = await asyncio.wait({pending}, timeout=IDLE_FLUSH)
+                if not done:
+                    await emit_frames(frames.flush())
+            msg = await pending
+            pending = None
+            if msg.opcode == OP_PING:
+                await upstream.write(encode_frame(OP_PONG, msg.payload))
+                continue
+            if msg.opcode == OP_PONG:
+                continue
+            if msg.opcode == OP_CLOSE:
+                if len(msg.payload) >= 2:
+                    return int(struct.unpack("!H", msg.payload[:2])[0])
+                return 1000
+            if frames is None:
+                await emit(msg.opcode, msg.payload)
+                continue
+            parts = codec.split(msg)
+            if parts is not None:
+                await emit_frames(frames.feed(*parts))
+    except (EOFError, ConnectionError, asyncio.IncompleteReadError):
+        return 1001
+    finally:
+        if pending is not None:
+            pending.cancel()
 
 
 async def first_done(*coros: Awaitable[None]) -> None:

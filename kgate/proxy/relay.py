@@ -24,14 +24,11 @@ from kgate.proxy.channels import (
     MAX_MESSAGE,
     OP_BINARY,
     OP_CLOSE,
-    OP_PING,
-    OP_PONG,
     OP_TEXT,
     ChannelCodec,
     Message,
-    MessageReader,
-    _xor,  # noqa: F401 - the codec's tests import it from here
     encode_frame,
+    pump_upstream,
 )
 from kgate.proxy.channels import first_done as _first_done
 from kgate.proxy.engine import FrameMasker, StreamRecorder, UpgradedStream
@@ -88,42 +85,10 @@ async def relay_websocket(request: web.BaseRequest, upstream: UpgradedStream,
             await emit(*codec.join(channel, payload))
 
     async def upstream_to_agent() -> None:
-        reader = MessageReader(upstream)
         close_code = 1000
-        # One read at a time, never cancelled mid-frame: when upstream is quiet for
-        # IDLE_FLUSH the masker's held partial lines (a shell prompt) go out while the read
-        # keeps waiting.
-        pending: asyncio.Future[Message] | None = None
         try:
-            while True:
-                if pending is None:
-                    pending = asyncio.ensure_future(reader.next())
-                if frames is not None and not pending.done():
-                    done, _ = await asyncio.wait({pending}, timeout=IDLE_FLUSH)
-                    if not done:
-                        await emit_frames(frames.flush())
-                msg = await pending
-                pending = None
-                if msg.opcode == OP_PING:
-                    await upstream.write(encode_frame(OP_PONG, msg.payload))
-                    continue
-                if msg.opcode == OP_PONG:
-                    continue
-                if msg.opcode == OP_CLOSE:
-                    if len(msg.payload) >= 2:
-                        (close_code,) = struct.unpack("!H", msg.payload[:2])
-                    break
-                if frames is None:
-                    await emit(msg.opcode, msg.payload)
-                    continue
-                parts = codec.split(msg)
-                if parts is not None:
-                    await emit_frames(frames.feed(*parts))
-        except (EOFError, ConnectionError, asyncio.IncompleteReadError):
-            close_code = 1001
+            close_code = await pump_upstream(upstream, frames, codec, emit, emit_frames)
         finally:
-            if pending is not None:
-                pending.cancel()
             if frames is not None and not ws.closed:
                 await emit_frames(frames.flush())
             await ws.close(code=close_code if close_code in range(1000, 5000) else 1000)

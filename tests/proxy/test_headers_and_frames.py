@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from kgate.proxy import headers as hdr
-from kgate.proxy.relay import (
+from kgate.proxy.channels import (
     OP_BINARY,
     OP_PING,
     OP_TEXT,
