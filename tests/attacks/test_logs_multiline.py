@@ -125,3 +125,49 @@ def test_multiline_secrets_in_logs(proxied: Proxied, kubectl: KubectlRunner, kub
     assert_no_leak(followed, SECRETS, "logs -f")
     _no_piece(followed, "logs -f")
     assert followed.count("kgate:masked:") >= 4
+
+
+def test_multiline_secrets_in_logs_with_timestamps(proxied: Proxied, kubectl: KubectlRunner,
+                                                   kubectl_bin: str, tmp_path: Path) -> None:
+    """``--timestamps`` puts an RFC 3339 stamp before every line: the YAML key's indent and the
+    PGP armour's blank line are behind it. Asking for timestamps must not turn the holds off."""
+    kc = proxied.kubeconfig
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(yaml.safe_dump(POD))
+    kubectl("apply", "-f", str(manifest), kubeconfig=kc)
+    kubectl("wait", "--for=condition=Ready", "pod/multiline", "--timeout=20s", kubeconfig=kc)
+
+    whole = kubectl("logs", "multiline", "--timestamps", kubeconfig=kc).stdout
+    assert_no_leak(whole, SECRETS, "logs --timestamps")
+    _no_piece(whole, "logs --timestamps")
+    lines = whole.splitlines()
+    assert lines and all(line[:4].isdigit() and "T" in line[:20] for line in lines[:3]), \
+        "the sandbox did not stamp the lines"
+    for kept in ("starting app", "  password: |", "  user: bob", "  api_token:", "  port: 5432",
+                 "pgp done", "ready"):
+        assert any(line.endswith(" " + kept) for line in lines), f"{kept!r} did not come through"
+    assert whole.count("kgate:masked:") >= 4
+
+    # cut inside each block: the stamped stream is longer, so spread the cuts over all of it
+    size = len(whole.encode())
+    for cut in range(200, size, max(1, size // 60)):
+        out = kubectl("logs", "multiline", "--timestamps", f"--limit-bytes={cut}",
+                      kubeconfig=kc).stdout
+        assert_no_leak(out, SECRETS, f"logs --timestamps --limit-bytes={cut}")
+        _no_piece(out, f"logs --timestamps --limit-bytes={cut}")
+
+    proc = popen_kubectl(kubectl_bin, ["logs", "-f", "--timestamps", "multiline"], kc, tmp_path)
+    try:
+        assert proc.stdout is not None
+        got: list[str] = []
+        while not any("heartbeat n=1" in line for line in got):  # bounded by the timeout
+            line = proc.stdout.readline()
+            assert line, "logs -f ended early"
+            got.append(line)
+        followed = "".join(got)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+    assert_no_leak(followed, SECRETS, "logs -f --timestamps")
+    _no_piece(followed, "logs -f --timestamps")

@@ -39,24 +39,29 @@ from .placeholders import MaskingError
 
 _BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*(?:PRIVATE|SECRET) KEY(?: BLOCK)?-----")
 _END = re.compile(r"-----END (?:[A-Z0-9]+ )*(?:PRIVATE|SECRET) KEY(?: BLOCK)?-----")
+#: The prefix ``kubectl logs --timestamps`` puts on every line (RFC 3339, nanoseconds): the line
+#: logic below looks behind it, or an agent could turn the holds off by asking for timestamps.
+_TS = r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d) )"
+_TS_PREFIX = re.compile(_TS)
 # Key material, PEM or PGP armour headers, a PGP checksum (``=AbCd``) or blank, optionally
 # behind a log prefix (timestamps etc.). A short unprefixed run ends a key body; a prefixed line
 # needs a long run or padding.
 _PEMISH = re.compile(
-    r"^[ \t]*\r?\n?$"
-    r"|^[ \t]*(?:[A-Za-z0-9+/]{1,16}={0,2}|=[A-Za-z0-9+/]{4})[ \t]*\r?\n?$"
+    rf"^{_TS}?+[ \t]*\r?\n?$"
+    rf"|^{_TS}?+[ \t]*(?:[A-Za-z0-9+/]{{1,16}}={{0,2}}|=[A-Za-z0-9+/]{{4}})[ \t]*\r?\n?$"
     r"|^(?:[^\n]*[ \t])?(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]*={1,2}"
     r"|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset|MessageID):[^\n]*)[ \t]*\r?\n?$"
 )
 # A YAML line whose value is below it: ``key:`` or ``key: |`` (``>-``, anchors, tags, a
 # comment), the key possibly quoted or a list item's. Held if the key is sensitive.
 _OPENER = re.compile(
-    r"^(?P<indent>[ \t]*)(?:-[ \t]+)?[\"']?(?P<key>[A-Za-z0-9_.-]{1,256})[\"']?[ \t]*:"
+    rf"^{_TS}?+(?P<indent>[ \t]*)"
+    r"(?:-[ \t]+)?[\"']?(?P<key>[A-Za-z0-9_.-]{1,256})[\"']?[ \t]*:"
     r"(?:[ \t]+(?:[&!][^\s]*[ \t]*)*(?:[|>][0-9+-]{0,3})?)?[ \t]*(?:#[^\n]*)?\r?$",
     re.M)
 # The start of the last line that begins with a non-blank character other than a list item's
 # dash (no YAML value of an earlier line runs past it).
-_LAST_FLUSH = re.compile(r"(?s).*\n(?=(?!- )[^ \t\r\n])")
+_LAST_FLUSH = re.compile(rf"(?s).*\n(?={_TS}?+(?!- )[^ \t\r\n])")
 
 # The last word of a cut stream (6+ of these, then up to two "="): masked if it looks like the
 # start of a credential.
@@ -93,17 +98,44 @@ def _placeholder(scanner: TextScanner, text: str) -> str:
     return scanner._ph.of_text(text)
 
 
+def _prefix(line: str) -> int:
+    """The length of the line's ``--timestamps`` prefix (0 without one)."""
+    m = _TS_PREFIX.match(line)
+    return m.end() if m is not None else 0
+
+
 def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" \t"))
+    """The indent of the line's text, after its timestamp prefix if it has one."""
+    body = line[_prefix(line):]
+    return len(body) - len(body.lstrip(" \t"))
 
 
 def _continues(line: str, indent: int) -> bool:
     """``line`` may belong to the YAML value of a key indented by ``indent``: blank, more
     indented, or a list item at the key's own indent (``passwords:`` then ``- a``)."""
+    line = line[_prefix(line):]
     lead = _indent(line)
     if lead == len(line.rstrip("\r\n")):
         return True
     return lead > indent or line.startswith("- ", lead) and lead == indent
+
+
+def _unprefixed(lines: list[str]) -> tuple[list[str], str]:
+    """The lines' timestamp prefixes, and their text without them."""
+    cuts = [_prefix(line) for line in lines]
+    return ([line[:c] for line, c in zip(lines, cuts, strict=True)],
+            "".join(line[c:] for line, c in zip(lines, cuts, strict=True)))
+
+
+def _reprefixed(prefixes: list[str], text: str) -> str:
+    """``text``'s lines behind the prefixes they were read with, in order. Masking may join
+    lines (a block value becomes one placeholder): the extra prefixes are dropped."""
+    if not any(prefixes):
+        return text
+    lines = text.splitlines(keepends=True)
+    last = prefixes[-1]
+    return "".join((prefixes[i] if i < len(prefixes) else last) + line
+                   for i, line in enumerate(lines))
 
 
 def _yaml_start(text: str) -> tuple[int, int] | None:
@@ -296,17 +328,19 @@ class LineMasker:
         body = line.strip()
         if not body:
             return line
-        lead = line[:_indent(line)]
+        lead = line[:_prefix(line) + _indent(line)]
         end = "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
         self.masked += 1
         return lead + _placeholder(self._scan, body) + end
 
     def _emit_yaml(self, *, early: bool) -> str:
         assert self._yaml is not None
-        text = "".join(self._yaml)
+        # The value's lines are judged by their indent: without their timestamps.
+        prefixes, text = _unprefixed(self._yaml)
         self._yaml = None
         self._yaml_size = 0
         masked, n = self._scan.mask(text)
+        masked = _reprefixed(prefixes, masked)
         self.masked += n
         if early:
             self._yaml_swallow = self._yaml_indent
