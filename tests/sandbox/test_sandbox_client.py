@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client, config, watch
 
 from kgate.sandbox.runner import RunningSandbox
-
-kubernetes = pytest.importorskip("kubernetes")
-from kubernetes import client, config, watch  # noqa: E402
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 

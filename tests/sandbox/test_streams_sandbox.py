@@ -1,7 +1,7 @@
 """Protobuf creates and pod streams through the real sandbox server, with kubectl 1.32 only.
 
-Skipped until the sandbox fixture (``tests/fixtures/sandbox.py``: ``sandbox_kubeconfig``) lands;
-the same handlers are covered meanwhile by ``test_streams.py``'s loopback app.
+The handlers are also covered by ``test_streams.py``'s loopback app; here they run in the real
+sandbox server (``tests/fixtures/sandbox.py``: ``sandbox_kubeconfig``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ from tests.fixtures.kube import KubectlRunner
 
 
 @pytest.fixture
-def kc(request: pytest.FixtureRequest) -> Path:
-    try:
-        return Path(request.getfixturevalue("sandbox_kubeconfig"))
-    except pytest.FixtureLookupError:
-        pytest.skip("the sandbox fixture is not available yet")
+def kc(sandbox_kubeconfig: Path) -> Path:
+    return sandbox_kubeconfig
 
 
 def _get(kubectl: KubectlRunner, kc: Path, *args: str) -> dict:
