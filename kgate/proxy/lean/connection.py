@@ -101,7 +101,10 @@ class AgentConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self._registry.discard(self)
+        if self.task is None:
+            self._registry.discard(self)
+        # else: ``_done`` leaves the registry: the server's stop waits for a running exchange
+        # (its record goes into the log before the log is sealed) even after the agent left.
         self._disarm()
         for waiter in self._drain_waiters:
             if not waiter.done():
@@ -252,6 +255,7 @@ class AgentConnection(asyncio.Protocol):
         self._active = None
         self.task = None
         if self.closed:
+            self._registry.discard(self)
             return
         if self._bad is not None:
             if not self._bad_answered:
