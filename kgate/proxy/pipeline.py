@@ -382,9 +382,8 @@ class Pipeline:
             await self._refused_upgrade(down, exchange, attrs, stream)
             return
         exchange.upgraded = True
-        # Recordings are of WebSocket channel frames; a SPDY relay is not recorded (yet).
-        is_websocket = (hdr.get(down.headers, "upgrade") or "").lower() == "websocket"
-        recorder = self.audit.recorder(exchange) if frames is not None and is_websocket else None
+        # exec/attach is recorded as channel frames, over WebSocket and SPDY alike
+        recorder = self.audit.recorder(exchange) if frames is not None else None
         self.audit.stream_opened(exchange)
         try:
             exchange.bytes_out = await down.relay(stream, frames, recorder)

@@ -24,6 +24,10 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kgate.proxy.engine import StreamRecorder
 
 VERSION = 3
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS = 1, 2, 3, 4
@@ -62,6 +66,7 @@ DICTIONARY = b"".join(struct.pack("!I", len(w)) + w.encode() for w in _WORDS) + 
 #: The channel numbers of the WebSocket exec protocol, by SPDY stream type.
 CHANNELS = {"stdin": 0, "stdout": 1, "stderr": 2, "error": 3, "resize": 4}
 _OUTPUT = (CHANNELS["stdout"], CHANNELS["stderr"])
+_INPUT = (CHANNELS["stdin"], CHANNELS["resize"])
 
 
 class SpdyError(Exception):
@@ -190,8 +195,12 @@ class ExecFilter:
     1 stdout, 2 stderr masked; others returned after held output is flushed).
     """
 
-    def __init__(self, feed: Feed, flush: Callable[[], list[tuple[int, bytes]]]) -> None:
+    def __init__(self, feed: Feed, flush: Callable[[], list[tuple[int, bytes]]],
+                 recorder: StreamRecorder | None = None) -> None:
         self._feed, self._flush = feed, flush
+        #: Gets stdin and resize as the agent sent them and stdout/stderr after masking, as
+        #: on the WebSocket path: choosing SPDY must not take a session out of its recording.
+        self._recorder = recorder
         self._client, self._server = FrameReader(), FrameReader()
         self._client_headers, self._server_headers = HeaderDecoder(), HeaderDecoder()
         self._types: dict[int, str] = {}          # stream id → streamtype
@@ -199,8 +208,13 @@ class ExecFilter:
 
     def from_client(self, data: bytes) -> bytes:
         """Client bytes to forward upstream (unchanged; parsed to follow the streams)."""
+        recorder = self._recorder
         for frame in self._client.feed(data):
             self._follow(frame, self._client_headers)
+            if recorder is not None and not frame.kind and frame.data:
+                channel = CHANNELS.get(self._types.get(frame.stream_id, ""), -1)
+                if channel in _INPUT:
+                    recorder.input(channel, frame.data)
         return data
 
     def from_server(self, data: bytes) -> bytes:
@@ -259,6 +273,8 @@ class ExecFilter:
             stream_id = self._by_channel.get(channel)
             if stream_id is None or not payload:
                 continue
+            if self._recorder is not None:
+                self._recorder.output(channel, payload)   # masked: what the agent sees
             for i in range(0, len(payload), MAX_FRAME - 1):
                 out.append(data_frame(stream_id, payload[i:i + MAX_FRAME - 1]))
         return b"".join(out)

@@ -205,10 +205,14 @@ def test_export_is_a_valid_audit_event_list(logged: Logged, kubectl: KubectlRunn
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("transport", ["websocket", "spdy"])
 def test_a_recorded_exec_replays_masked_and_is_pinned_by_the_log(
         logged: Logged, kubectl: KubectlRunner, tmp_path: Path,
-        sessions_cli: Callable[[Path], SessionsCli]) -> None:
+        sessions_cli: Callable[[Path], SessionsCli], transport: str) -> None:
+    """Over WebSocket (kubectl's default) and SPDY/3.1 (what kubectl 1.29 and older speak, and
+    what 1.30+ falls back to): an agent must not leave its recording by choosing the protocol."""
     kc = logged.kubeconfig
+    spdy = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"} if transport == "spdy" else None
     pod = tmp_path / "shell.yaml"
     pod.write_text(SHELL_POD.replace("@@SECRET@@", GITHUB_TOKEN))
     kubectl("apply", "-f", str(pod), kubeconfig=kc)
@@ -216,7 +220,7 @@ def test_a_recorded_exec_replays_masked_and_is_pinned_by_the_log(
             kubeconfig=kc)
     out = kubectl("exec", "-i", "shell", "-n", "dev", "--", "sh", "-c",
                   "echo got; cat; echo token $GITHUB_TOKEN", input="hello-there\n",
-                  kubeconfig=kc).stdout
+                  kubeconfig=kc, extra_env=spdy).stdout
     assert "got\nhello-there\n" in out and GITHUB_TOKEN not in out
     logged.stop()
     cli = sessions_cli(logged.home)

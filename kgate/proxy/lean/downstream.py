@@ -199,7 +199,7 @@ class LeanDownstream:
         if websocket:
             protocol = hdr.get(upstream.headers, "sec-websocket-protocol") or ""
             return await relay_websocket(self._conn, head, protocol, upstream, frames, recorder)
-        spdy = ExecFilter(frames.feed, frames.flush) if frames is not None else None
+        spdy = ExecFilter(frames.feed, frames.flush, recorder) if frames is not None else None
         reply = hdr.response_headers(upstream.headers) + [
             ("Connection", "Upgrade"), ("Upgrade", hdr.get(upstream.headers, "upgrade") or "")]
         return await relay_raw(self._conn, http1.head(101, reply), upstream, spdy)
