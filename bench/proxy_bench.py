@@ -31,7 +31,9 @@ servers, not the client, set the pace (it still shares the two cores with them).
 target under py-spy (``py-spy record --pid``), or, when py-spy may not attach, against a
 ``python -m pyinstrument -m kgate proxy`` target, and prints the top 15 functions by self time.
 
-Duration on this 2-core box: DURATION.
+Duration on this 2-core box: ~4 minutes by default, ~1.5 with ``--quick`` (80 s on 2026-12-02
+at load 5); the PodList cases set the pace (each closed-loop window ends by waiting for the 16
+PodLists still in flight).
 
 Run: ``python -m bench.proxy_bench [--quick] [--rounds 3] [--json PATH] [--compare PATH]
 [--profile] [--upstream replay|sandbox]``; ``python -m bench proxy …`` is the same.
