@@ -3,8 +3,8 @@
 ``kgate proxy`` has no switch for the session log (it is always on for a user); the bench needs
 the same proxy without it to show what the log costs. This runs ``start_proxy`` with what
 ``kgate proxy --no-grant`` passes (the policy from ``$KGATE_HOME``/built-in default, the
-kubeconfig's credential) and ``ProxyOptions.session_log=False``; the engine comes from
-``KGATE_ENGINE`` like ``kgate proxy``'s.
+kubeconfig's credential) and ``ProxyOptions.session_log=False``, on the same loop and allocator
+settings as ``kgate proxy`` (``lean.runtime.serving``: uvloop unless ``KGATE_LOOP=asyncio``).
 
 Run: ``python -m bench.kgate_serve UPSTREAM_KUBECONFIG AGENT_KUBECONFIG_OUT`` (SIGTERM stops it).
 """
@@ -35,4 +35,6 @@ async def _serve(upstream: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_serve(Path(sys.argv[1]), Path(sys.argv[2])))
+    from kgate.proxy.lean.runtime import serving
+
+    serving(_serve(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -1,4 +1,4 @@
-"""The proxy's hot path side by side: kgate (each engine) vs the aiohttp floor vs ``kubectl proxy``.
+"""The proxy's hot path side by side: kgate vs the aiohttp floor vs ``kubectl proxy``.
 
 Setup: ``kgate sandbox`` runs, and the harness creates through its API one small ConfigMap and
 ~1 MB of realistic Pods (``bench.workload``: env vars with secret-looking names holding literals,
@@ -7,12 +7,12 @@ args with flags, labels, annotations, probes). The sandbox's replies are recorde
 and a few PodLists/s here, which would cap every target); ``--upstream sandbox`` measures against
 the live sandbox instead. In front of that upstream, each in its own process:
 
-* ``kgate (lean)`` and ``kgate (aiohttp)``: ``kgate proxy --no-grant`` with ``KGATE_ENGINE`` set
-  (the session log on, masking on, the built-in policy: what a user runs); the lean target is
-  skipped with a note while ``kgate.proxy.lean`` cannot be imported;
-* ``… log off``: the same engine without the session log (``bench.kgate_serve``), PodList and
+* ``kgate``: ``kgate proxy --no-grant`` (the session log on, masking on, the built-in policy:
+  what a user runs);
+* ``kgate log off``: the same without the session log (``bench.kgate_serve``), PodList and
   small req/s only;
-* ``aiohttp floor``: ``bench.passthrough``, a bare aiohttp pass-through;
+* ``aiohttp floor``: ``bench.passthrough``, a bare aiohttp pass-through (a reference point, not
+  kgate: kgate's proxy no longer uses aiohttp);
 * ``kubectl proxy`` (Go; it serves plain HTTP to its client);
 * ``direct``: the upstream itself, the base for "added" latency.
 
@@ -27,13 +27,13 @@ The client is ``bench.loadclient``: one process, raw asyncio ``Protocol`` + ``ht
 with TLS from the stdlib, pre-encoded requests, bodies counted and dropped — cheap enough that the
 servers, not the client, set the pace (it still shares the two cores with them).
 
-``--profile`` runs the hottest case (PodList at 16 connections) once more against the first kgate
+``--profile`` runs the hottest case (PodList at 16 connections) once more against the kgate
 target under py-spy (``py-spy record --pid``), or, when py-spy may not attach, against a
 ``python -m pyinstrument -m kgate proxy`` target, and prints the top 15 functions by self time.
 
-Duration on this 2-core box: with today's aiohttp engine (< 1 PodList/s; each closed-loop window
-ends by waiting for the 16 PodLists still in flight) ~5 minutes by default and ~2 with
-``--quick``; once every target serves ≥ 10 PodLists/s, an estimated 2.5 minutes and under one.
+Duration on this 2-core box: ~4 minutes by default, ~1.5 with ``--quick`` (80 s on 2026-12-02
+at load 5); the PodList cases set the pace (each closed-loop window ends by waiting for the 16
+PodLists still in flight).
 
 Run: ``python -m bench.proxy_bench [--quick] [--rounds 3] [--json PATH] [--compare PATH]
 [--profile] [--upstream replay|sandbox]``; ``python -m bench proxy …`` is the same.
@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import os
 import signal
@@ -298,6 +297,10 @@ def report(figures: dict[str, dict[str, float]], meta: dict[str, object]) -> Non
         print(f"  {name}: " + "; ".join(parts))
 
 
+#: Target names in runs saved while kgate had two engines: the lean one is today's kgate.
+_BEFORE_ISSUE_15 = {"kgate": "kgate (lean)", "kgate log off": "kgate (lean) log off"}
+
+
 def compare(figures: dict[str, dict[str, float]], path: Path) -> None:
     """Ratios now/then for every target and metric that both runs have."""
     then = json.loads(path.read_text())["targets"]
@@ -306,7 +309,7 @@ def compare(figures: dict[str, dict[str, float]], path: Path) -> None:
     metrics = [m for m, *_ in COLUMNS]
     print(f"{'target':<26}" + "".join(f"{h:>{w}}" for _, h, w, _ in COLUMNS))
     for name, row in figures.items():
-        old = then.get(name)
+        old = then.get(name, then.get(_BEFORE_ISSUE_15.get(name, "")))
         if old is None:
             print(f"{name:<26}(not in the saved run)")
             continue
@@ -343,12 +346,6 @@ class Procs:
     def stop_all(self) -> None:
         for p in reversed(self.procs):
             self.stop(p)
-
-
-def lean_available() -> bool:
-    return importlib.util.find_spec("kgate.proxy.lean") is not None and \
-        importlib.util.find_spec("kgate.proxy.lean.server") is not None and \
-        importlib.util.find_spec("kgate.proxy.lean.client") is not None
 
 
 def _upstream(procs: Procs, tmp: Path, env: dict[str, str], mode: str
@@ -390,47 +387,39 @@ async def _fetch(server: str, token: str, ctx: ssl.SSLContext, paths: list[str]
     return out
 
 
-def _kgate_target(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path, engine: str,
+def _kgate_target(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path,
                   log: bool, argv_prefix: list[str] | None = None) -> Target:
-    out = tmp / f"agent-{engine}-{'on' if log else 'off'}-{len(procs.procs)}" / "kubeconfig"
+    out = tmp / f"agent-{'on' if log else 'off'}-{len(procs.procs)}" / "kubeconfig"
     out.parent.mkdir(mode=0o700)
-    penv = dict(env, KGATE_ENGINE=engine)
     if log:
         args = [*(argv_prefix or [sys.executable, "-m"]), "kgate", "proxy", "--no-grant",
                 "--kubeconfig", str(upstream_kc), "--kubeconfig-out", str(out)]
     else:
         args = [sys.executable, "-m", "bench.kgate_serve", str(upstream_kc), str(out)]
-    p = procs.start(args, env=penv, cwd=ROOT)
-    _wait_file(out, p, f"kgate proxy ({engine})")
+    p = procs.start(args, env=env, cwd=ROOT)
+    _wait_file(out, p, "kgate proxy")
     url, token, ctx = read_endpoint(out)
-    name = f"kgate ({engine})" + ("" if log else " log off")
+    name = "kgate" + ("" if log else " log off")
     return Target(name, url, token, ctx, p.pid,
                   cases=None if log else frozenset({"small16", "pods16"}))
 
 
 def _targets(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path, direct: Target
-             ) -> tuple[list[Target], list[str]]:
-    notes: list[str] = []
+             ) -> list[Target]:
     targets = [direct]
     fl = procs.start([sys.executable, "-m", "bench.passthrough", str(upstream_kc),
                       str(tmp / "floor")], cwd=ROOT, env=env, stdout=subprocess.PIPE)
     url = _wait_line(fl, b"ready ", "passthrough").split()[1].decode()
     floor_ctx = ssl.create_default_context(cafile=str(tmp / "floor" / "ca.crt"))
-    engines = ["aiohttp"]
-    if lean_available():
-        engines.insert(0, "lean")
-    else:
-        notes.append("kgate (lean) skipped: kgate.proxy.lean.server/client cannot be imported")
-    for engine in engines:
-        targets.append(_kgate_target(procs, tmp, env, upstream_kc, engine, log=True))
-        targets.append(_kgate_target(procs, tmp, env, upstream_kc, engine, log=False))
+    targets.append(_kgate_target(procs, tmp, env, upstream_kc, log=True))
+    targets.append(_kgate_target(procs, tmp, env, upstream_kc, log=False))
     targets.append(Target("aiohttp floor", url, "unused", floor_ctx, fl.pid))
     kp = procs.start([find_kubectl(ROOT), "proxy", "--port=0", f"--kubeconfig={upstream_kc}"],
                      stdout=subprocess.PIPE, env={"PATH": os.environ["PATH"], "HOME": str(tmp)})
     line = _wait_line(kp, b"Starting to serve on", "kubectl proxy")
     targets.append(Target("kubectl proxy", "http://" + line.split()[-1].decode(), None, None,
                           kp.pid))
-    return targets, notes
+    return targets
 
 
 def _profile(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path,
@@ -450,9 +439,8 @@ def _profile(procs: Procs, tmp: Path, env: dict[str, str], upstream_kc: Path,
                                 f"top 15 by self time", entries)
             return
         print(f"\npy-spy could not profile ({why}); falling back to pyinstrument")
-    engine = kgate.name.split("(")[1].split(")")[0]
     stats = tmp / "pyinstrument.pstats"
-    t = _kgate_target(procs, tmp, env, upstream_kc, engine, log=True, argv_prefix=[
+    t = _kgate_target(procs, tmp, env, upstream_kc, log=True, argv_prefix=[
         sys.executable, "-m", "pyinstrument", "-r", "pstats", "-o", str(stats), "-m"])
     try:
         run(lambda: _saturate(t, path, 16, seconds))
@@ -492,9 +480,8 @@ def main(argv: list[str] | None = None) -> None:
     procs = Procs()
     try:
         upstream_kc, direct, meta = _upstream(procs, tmp, env, args.upstream)
-        targets, notes = _targets(procs, tmp, env, upstream_kc, direct)
-        for note in notes:
-            print(f"note: {note}", file=sys.stderr)
+        targets = _targets(procs, tmp, env, upstream_kc, direct)
+        notes: list[str] = []
         run(lambda: _measure(targets, rounds, plan))
         figures = _figures(targets)
         meta.update(rounds=rounds, date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

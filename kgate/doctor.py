@@ -133,8 +133,8 @@ async def _server_version(settings: object) -> str:
     from kgate.errors import UnavailableError
     from kgate.proxy.engine import UpstreamRequest
     from kgate.proxy.errors import UpstreamError
-    from kgate.proxy.upstream import UpstreamClient
-    client = UpstreamClient(settings)  # type: ignore[arg-type]
+    from kgate.proxy.lean.client import LeanUpstream
+    client = LeanUpstream(settings)  # type: ignore[arg-type]
     try:
         response = await client.send(UpstreamRequest(
             method="GET", path_qs="/version", headers=(("Accept", "application/json"),)))

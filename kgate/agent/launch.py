@@ -1,8 +1,8 @@
 """What ``kgate exec`` hands its proxy child, and what the child says back.
 
 The parent binds the listening socket, mints the session (id and token) and writes the agent's
-kubeconfig itself, so the agent can start before the child has imported aiohttp; the child gets
-the socket as an inherited descriptor and everything else as one JSON document on a pipe. The
+kubeconfig itself, so the agent can start before the child has imported the proxy; the child
+gets the socket as an inherited descriptor and everything else as one JSON document on a pipe. The
 session token never appears in argv or the environment (``/proc/<pid>/cmdline`` and ``environ``
 are readable by the agent, which runs as the same user).
 

@@ -1,8 +1,8 @@
 """The ``kgate`` command line: one module per command group, each thin.
 
 Commands turn options into calls on the library and ``KgateError`` into one rich line on stderr
-with a named exit code. Heavy imports (aiohttp, the kubernetes client) happen inside commands,
-never at import time, so ``kgate --help`` and ``kgate exec`` start fast.
+with a named exit code. Heavy imports (the proxy, the sandbox's aiohttp, the kubernetes client)
+happen inside commands, never at import time, so ``kgate --help`` and ``kgate exec`` start fast.
 """
 
 from __future__ import annotations

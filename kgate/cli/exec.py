@@ -1,7 +1,7 @@
 """``kgate exec -- CMD``: run an agent whose only way to the cluster is a kgate proxy.
 
 Thin: options → ``kgate.agent.supervise.run_session`` → a summary on stderr and CMD's exit code.
-Nothing heavy is imported here (no aiohttp, no kubernetes client): the proxy runs in a child
+Nothing heavy is imported here (no proxy engine, no kubernetes client): the proxy runs in a child
 process, so the agent starts as soon as this process has bound the socket and written the
 kubeconfig.
 """

@@ -1,6 +1,7 @@
 """``kgate proxy``: the loopback proxy in the foreground, for an agent elsewhere on this host.
 
-aiohttp is imported inside the command, never at module import, so ``kgate --help`` stays fast.
+The proxy (its I/O engine, the masking engine) is imported inside the command, never at module
+import, so ``kgate --help`` stays fast.
 """
 
 from __future__ import annotations

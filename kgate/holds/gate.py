@@ -4,8 +4,9 @@
 store every ``poll`` seconds — the decision usually comes from another process (``kgate
 approve`` in the user's terminal), and SQLite is the one place both can see. The wait is a plain
 ``asyncio.sleep`` loop, so the agent's other calls go on meanwhile and kubectl's connection just
-stays open (aiohttp has no per-request timeout to disarm; kubectl's default request timeout is
-none). ``replay`` admits the same request once after a late approval.
+stays open (the proxy's server times out only a request head or an idle connection, never a
+running exchange; kubectl's default request timeout is none). ``replay`` admits the same
+request once after a late approval.
 """
 
 from __future__ import annotations

@@ -8,8 +8,7 @@ human decides) → forward upstream with the broker's credential → mask the re
 ``session.Exchange`` record. Stages live in ``stages/`` and say no by raising ``errors.Refusal``
 (a Kubernetes Status with a ``kgate:`` message); policy decisions come from ``kgate.policy`` over
 the facts ``facts`` gathers, and held calls wait in ``review``. Only the I/O engines do socket
-I/O, behind the protocols in ``engine``: aiohttp's (``server`` agent side, ``upstream``
-API-server side, ``relay`` upgraded connections) and the lean one in ``lean/`` (asyncio
-Protocols on llhttp); both share ``channels`` (exec/attach framing). Decisions and masking are
-pure. ``runner`` starts and stops a run.
+I/O, behind the protocols in ``engine``: ``lean/`` (asyncio Protocols on llhttp, stdlib TLS),
+with ``channels`` (exec/attach framing) and ``spdy`` (SPDY/3.1 exec filtering) as its pure
+helpers. Decisions and masking are pure. ``runner`` starts and stops a run.
 """

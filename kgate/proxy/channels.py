@@ -1,4 +1,4 @@
-"""What both engines' relays share: the RFC 6455 client codec spoken to upstream, and the
+"""The WebSocket relay's pure parts: the RFC 6455 client codec spoken to upstream, and the
 channel framing of exec/attach messages. No sockets, no server library.
 
 Byte 0 of a binary channel message is the channel (0 stdin, 1 stdout, 2 stderr, 3 error,

@@ -1,10 +1,11 @@
 """The broker's credential at run time, as an injected ``UpstreamAuth`` object.
 
-``UpstreamClient`` asks its ``UpstreamAuth`` for the ``Authorization`` header and the TLS context
-of each request and tells it when the API server answered 401; it knows nothing of where the
-credential comes from. Two implementations: ``KubeconfigAuth`` (here: the user's kubeconfig
-credential — bearer tokens static, from a file or an exec plugin, client certificates) and
-``kgate.proxy.oidc_auth.OidcUpstreamAuth`` (the user's own OIDC ID token, kept fresh).
+The upstream client (``lean.client.LeanUpstream``) asks its ``UpstreamAuth`` for the
+``Authorization`` header and the TLS context of each request and tells it when the API server
+answered 401; it knows nothing of where the credential comes from. Two implementations:
+``KubeconfigAuth`` (here: the user's kubeconfig credential — bearer tokens static, from a file or an
+exec plugin, client certificates) and ``kgate.proxy.oidc_auth.OidcUpstreamAuth`` (the user's own
+OIDC ID token, kept fresh).
 
 ``tokenFile`` is re-read when it changes (projected tokens rotate). Exec plugins run without a
 terminal (``KUBERNETES_EXEC_INFO`` says ``interactive: false``), and their ExecCredential is

@@ -1,10 +1,11 @@
 """The socket-facing interface the pipeline drives, so the I/O engine can be replaced.
 
-``server.py`` (aiohttp) and ``lean/server.py`` (asyncio Protocols on httptools) implement
-``Downstream`` for one incoming request and ``Listener`` for the server; ``upstream.py``
-implements ``Upstream``. The pipeline and its stages see only these protocols and plain bytes.
-The hooks a relay calls on exec/attach frames (``FrameMasker``, ``StreamRecorder``) are declared
-here too, so an engine never imports a stage: the stages implement them.
+``lean/`` (asyncio Protocols on httptools) implements ``Downstream`` for one incoming request
+(``lean/downstream.py``), ``Listener`` for the server (``lean/server.py``) and ``Upstream``
+(``lean/client.py``); tests drive the pipeline with their own fakes of the same protocols. The
+pipeline and its stages see only these protocols and plain bytes. The hooks a relay calls on
+exec/attach frames (``FrameMasker``, ``StreamRecorder``) are declared here too, so an engine never
+imports a stage: the stages implement them.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""Library error reports without payload, for both engines.
+"""asyncio's error reports without payload.
 
-A malformed request (a bad request line, a broken header) or a failed I/O callback is reported by
-aiohttp and asyncio with a traceback whose exception message can quote the offending bytes, which
-can include the agent's session token or a secret it sent. ``OneLine`` keeps only what happened
-and the exception's type.
+A failed I/O callback (a protocol method that raised, a TLS error on a transport) is reported by
+asyncio with a traceback whose exception message can quote the bytes being handled, which can
+include the agent's session token or a secret it sent. ``OneLine`` keeps only what happened and
+the exception's type. (The proxy's HTTP server reports a malformed request itself, in its own
+words: ``lean.connection``.)
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import logging
 class OneLine(logging.Filter):
     """Reduce a library's own error reports to one line without payload.
 
-    aiohttp logs a malformed request (a bad request line, a broken header) with a traceback
-    whose exception message quotes the offending bytes — which can include the agent's session
-    token or a secret it sent; asyncio's reports of failed callbacks can quote data the same
-    way. kgate keeps only what happened and the exception's type.
+    asyncio's reports of failed callbacks carry a traceback whose exception message can quote
+    the data being handled — which can include the agent's session token or a secret it sent.
+    kgate keeps only what happened and the exception's type.
     """
 
     def __init__(self, what: str) -> None:

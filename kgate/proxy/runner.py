@@ -14,10 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import shutil
 import socket
-import ssl
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -39,15 +37,15 @@ from kgate.policy import Policy, load_policy
 from kgate.proxy.credentials import KubeconfigAuth, UpstreamAuth
 from kgate.proxy.engine import Listener, Upstream
 from kgate.proxy.grantwatch import watch_grant
+from kgate.proxy.lean.client import LeanUpstream
+from kgate.proxy.lean.server import LeanServer
 from kgate.proxy.masking import MaskingSettings
 from kgate.proxy.pipeline import Pipeline
-from kgate.proxy.server import ProxyServer
 from kgate.proxy.session import Session
 from kgate.proxy.stages.audit import AuditSink, NoAudit, open_session_log
 from kgate.proxy.stages.masking import EngineMasker, RequestBodyCheck, ResponseMasker
 from kgate.proxy.stages.policy import PolicyStage
 from kgate.proxy.stages.scope import GrantScope, GrantScoped, Ungranted, ended_message
-from kgate.proxy.upstream import UpstreamClient
 from kgate.proxy.watchdog import SessionWatchdog
 from kgate.upstream_config import UpstreamSettings
 
@@ -86,8 +84,6 @@ class ProxyOptions:
     log_notify: Callable[[str], None] | None = None
     # Whose credential goes upstream: the kubeconfig's, or the user's OIDC ID token.
     upstream_auth: str = "kubeconfig"
-    #: The I/O engine: "lean" (asyncio Protocols on httptools) or "aiohttp" (the first engine).
-    engine: str = field(default_factory=lambda: os.environ.get("KGATE_ENGINE", "lean"))
 
 
 @dataclass
@@ -188,9 +184,7 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
         shutil.rmtree(run_dir, ignore_errors=True)  # the key now lives only in memory
     policy = options.policy if options.policy is not None else load_policy(None, home)
     auth = await asyncio.to_thread(upstream_auth, options.upstream_auth, options.upstream, home)
-    # KGATE_UPSTREAM_ENGINE picks the upstream half alone (testing one half of an engine).
-    upstream = _upstream_client(os.environ.get("KGATE_UPSTREAM_ENGINE", options.engine),
-                                options.upstream, auth)
+    upstream = LeanUpstream(options.upstream, auth=auth)
     # One key per session: equal values, equal masks.
     engine = EngineMasker(options.masking or policy.masking)
     holds = HoldGate(HoldStore(home), policy.hold_timeout, policy.hold_replay_window,
@@ -201,7 +195,7 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
         scope=scope, policy=PolicyStage(policy), audit=_audit(options, home, session, policy),
         holds=holds)
     watchdog = SessionWatchdog()
-    server = _proxy_server(options.engine, pipeline, ssl_context, watchdog)
+    server = LeanServer(pipeline, ssl_context, watchdog)
     url = await server.start(port=options.port, sock=options.sock)
     running = RunningProxy(url=url, ca_pem=identity.ca_pem, session=session, pipeline=pipeline,
                            server=server, upstream=upstream, watchdog=watchdog)
@@ -215,21 +209,6 @@ async def start_proxy(options: ProxyOptions) -> RunningProxy:
         running._on_stop.append(agents.close)
         running._on_stop.append(lambda: agents.end(session.id))
     return running
-
-
-def _upstream_client(engine: str, settings: UpstreamSettings, auth: UpstreamAuth) -> Upstream:
-    if engine == "lean":
-        from kgate.proxy.lean.client import LeanUpstream
-        return LeanUpstream(settings, auth=auth)
-    return UpstreamClient(settings, auth=auth)
-
-
-def _proxy_server(engine: str, pipeline: Pipeline, ssl_context: ssl.SSLContext,
-                  watchdog: SessionWatchdog) -> Listener:
-    if engine == "lean":
-        from kgate.proxy.lean.server import LeanServer
-        return LeanServer(pipeline, ssl_context, watchdog)
-    return ProxyServer(pipeline, ssl_context, watchdog)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

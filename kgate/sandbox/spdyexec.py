@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from kgate.proxy.relay import RawFeed
 from kgate.proxy.spdy import (
     CHANNELS,
     DICTIONARY,
@@ -37,6 +36,21 @@ from kgate.proxy.spdy import (
 PROTOCOLS = ("v4.channel.k8s.io",)
 STDIN, STDOUT, STDERR, ERROR = 0, 1, 2, 3
 _READY_TIMEOUT = 10.0
+
+
+class RawFeed:
+    """A payload parser for aiohttp's server protocol that hands the bytes after the 101 to
+    ``reader`` as they are: aiohttp would otherwise keep parsing them as HTTP."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self.reader = reader
+
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        self.reader.feed_data(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self.reader.feed_eof()
 
 
 def wants_spdy(request: web.Request) -> bool:

@@ -1,9 +1,8 @@
-"""The must-show tests of issue 15 (the hot path), for whichever I/O engine serves the proxy.
+"""The must-show tests of issue 15 (the hot path), against the proxy as a user runs it.
 
-Each test runs once per engine (``aiohttp`` and ``lean``; the lean one is skipped until
-``kgate.proxy.lean.server`` can be imported). The sandbox and ``kgate proxy`` run as subprocesses
-(``KGATE_ENGINE`` picks the engine), so the proxy's memory is its own ``/proc`` entry and its
-event loop competes with nothing in this process. What they show:
+The sandbox and ``kgate proxy`` run as subprocesses, so the proxy's memory is its own ``/proc``
+entry and its event loop competes with nothing in this process (the stalled-request test runs
+the proxy on a thread, to shorten its head timeout). What they show:
 
 * a client that stops reading a fast watch does not make kgate buffer the stream (RSS bound);
 * while a 10 MB List of anchor-dense ConfigMaps is being masked, small GETs on another connection
@@ -19,7 +18,6 @@ import asyncio
 import contextlib
 import dataclasses
 import http.client
-import importlib.util
 import json
 import os
 import socket
@@ -42,13 +40,6 @@ from kgate.upstream_config import load_upstream
 from tests.fixtures.proxy import permissive_policy_file, start_proxy_thread
 
 ROOT = Path(__file__).resolve().parents[2]
-LEAN = importlib.util.find_spec("kgate.proxy.lean") is not None and \
-    importlib.util.find_spec("kgate.proxy.lean.server") is not None
-ENGINES = [
-    pytest.param("aiohttp", id="aiohttp"),
-    pytest.param("lean", id="lean", marks=pytest.mark.skipif(
-        not LEAN, reason="kgate.proxy.lean.server is not importable yet (issue 15)")),
-]
 MIB = 1024 * 1024
 
 
@@ -108,7 +99,7 @@ def _wait_file(path: Path, proc: subprocess.Popen[bytes], what: str) -> None:
 
 @dataclass
 class Stack:
-    """``kgate sandbox`` and, in front of it, ``kgate proxy`` with one engine: two processes."""
+    """``kgate sandbox`` and, in front of it, ``kgate proxy``: two processes."""
 
     sandbox: Endpoint
     proxy: Endpoint
@@ -122,12 +113,10 @@ class Stack:
 
 
 @pytest.fixture
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    engine = request.param
+def stack(tmp_path: Path) -> Iterator[Stack]:
     keep = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "KGATE_LOOP")
     env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update(KGATE_HOME=str(tmp_path / "home"), HOME=str(tmp_path), NO_COLOR="1",
-               KGATE_ENGINE=engine)
+    env.update(KGATE_HOME=str(tmp_path / "home"), HOME=str(tmp_path), NO_COLOR="1")
     kgate = [sys.executable, "-m", "kgate"]
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -142,7 +131,7 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
             [*kgate, "proxy", "--no-grant", "--kubeconfig", str(sb_kc), "--policy", str(policy),
              "--kubeconfig-out", str(agent_kc)], env=env, cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait_file(agent_kc, procs[-1], f"kgate proxy ({engine})")
+        _wait_file(agent_kc, procs[-1], "kgate proxy")
         yield Stack(Endpoint.from_kubeconfig(sb_kc), Endpoint.from_kubeconfig(agent_kc),
                     procs[-1].pid)
     finally:
@@ -182,7 +171,6 @@ def _read_head(sock: ssl.SSLSocket) -> bytes:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("stack", ENGINES, indirect=True)
 def test_a_slow_reader_on_a_fast_watch_keeps_memory_bounded(stack: Stack) -> None:
     sb = stack.sandbox
     with contextlib.closing(sb.conn()) as c:
@@ -258,7 +246,6 @@ SMALL = "/api/v1/namespaces/default/configmaps/small"
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("KGATE_SLOW") != "1", reason="slow; run with KGATE_SLOW=1")
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("stack", ENGINES, indirect=True)
 def test_small_gets_answer_while_a_dense_list_is_masked(stack: Stack) -> None:
     sb = stack.sandbox
     with contextlib.closing(sb.conn()) as c:
@@ -365,7 +352,6 @@ async def _mixed(ep: Endpoint) -> list[str]:
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("stack", ENGINES, indirect=True)
 def test_200_concurrent_connections_of_watches_logs_and_gets(stack: Stack) -> None:
     sb = stack.sandbox
     with contextlib.closing(sb.conn()) as c:
@@ -403,12 +389,8 @@ def _dropped(sock: ssl.SSLSocket, start: float) -> float | None:
     return time.monotonic() - start
 
 
-def _head_timeout(engine: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
-    """Set a short request-head timeout on ``engine``; the ``ProxyOptions`` it needs, if any."""
-    if engine == "aiohttp":
-        pytest.skip("the aiohttp engine has no request-head timeout: aiohttp's web.Server holds "
-                    "a half-sent request for its keepalive_timeout (3630 s), which kgate's "
-                    "ProxyServer does not set")
+def _head_timeout(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """Set a short request-head timeout; the ``ProxyOptions`` it needs, if any."""
     if "head_timeout" in {f.name for f in dataclasses.fields(ProxyOptions)}:
         return {"head_timeout": HEAD_TIMEOUT}
     # The lean server reads its module's HEAD_TIMEOUT when it is constructed.
@@ -417,14 +399,13 @@ def _head_timeout(engine: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, flo
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("stall", ["partial", "trickle"])
 def test_a_stalled_partial_request_is_dropped_without_affecting_others(
-        engine: str, stall: str, tmp_path: Path, sandbox_kubeconfig: Path,
+        stall: str, tmp_path: Path, sandbox_kubeconfig: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    options = _head_timeout(engine, monkeypatch)
+    options = _head_timeout(monkeypatch)
     thread, proxy, _audit = start_proxy_thread(sandbox_kubeconfig, tmp_path / "home",
-                                               engine=engine, **options)
+                                               **options)
     try:
         host, port = proxy.url.removeprefix("https://").rsplit(":", 1)
         ep = Endpoint(host, int(port), proxy.session.token, proxy.ca_pem)

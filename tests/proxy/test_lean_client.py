@@ -25,11 +25,8 @@ from kgate.proxy.engine import Upstream, UpstreamRequest
 from kgate.proxy.errors import UpstreamError
 from kgate.proxy.lean import client as lean_client
 from kgate.proxy.lean.client import LeanUpstream
-from kgate.proxy.upstream import UpstreamClient
-from kgate.sandbox.auth import UserInfo
 from kgate.sandbox.runner import SandboxOptions, sandbox_in_thread
 from kgate.upstream_config import UpstreamSettings, load_upstream
-from tests.proxy.test_upstream_auth import CountingAuth
 
 JSON = (("Accept", "application/json"),)
 #: What a hostile server's script does with one request: write a reply, say whether to keep
@@ -128,26 +125,6 @@ async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
 
 
 # -- the sandbox -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("kind", ["lean", "aiohttp"])
-def test_injected_auth_is_used_and_told_about_401(tmp_path: Path, kind: str) -> None:
-    user = UserInfo("seam@example.com", ("system:masters", "system:authenticated"))
-    options = SandboxOptions(state_dir=tmp_path / "sandbox", tokens={"good-token": user})
-    with sandbox_in_thread(options) as sandbox:
-        settings = load_upstream(sandbox.write_kubeconfig(tmp_path / "kc", token="unused"))
-        auth = CountingAuth(settings, ["stale-token", "good-token"])
-
-        async def go() -> list[int]:
-            client: Upstream = (LeanUpstream(settings, auth=auth) if kind == "lean"
-                                else UpstreamClient(settings, auth=auth))
-            try:
-                return [(await get(client))[0] for _ in range(2)]
-            finally:
-                await client.close()
-
-        assert asyncio.run(go()) == [401, 200]
-    assert auth.asked == 2 and auth.contexts == 2 and auth.unauthorized == 1
 
 
 def test_sandbox_create_list_watch_through_one_pool(tmp_path: Path) -> None:

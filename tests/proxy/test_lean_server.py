@@ -1,8 +1,8 @@
 """The lean engine's agent side at the byte level: what a hostile or demanding client can send.
 
-A proxy on the lean engine (``engine="lean"``) in front of the sandbox, reached over real TLS
-with hand-written requests kubectl would never send: request smuggling shapes, pipelining,
-stalled and oversized heads, over-limit bodies, ``Expect: 100-continue``. The timeouts and the
+A proxy on the lean engine in front of the sandbox, reached over real TLS with hand-written
+requests kubectl would never send: request smuggling shapes, pipelining, stalled and oversized
+heads, over-limit bodies, ``Expect: 100-continue``. The timeouts and the
 body limit are set small for this file so the drops it checks happen quickly.
 """
 
@@ -64,7 +64,7 @@ def lean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxied]:
         sandbox.run(seed)
         upstream = sandbox.write_kubeconfig(tmp_path / "user" / "config", token=broker_token)
         home = tmp_path / "kgate-home"
-        thread, proxy, audit = start_proxy_thread(upstream, home, engine="lean")
+        thread, proxy, audit = start_proxy_thread(upstream, home)
         try:
             assert type(proxy.server).__name__ == "LeanServer"
             yield Proxied(sandbox=sandbox, sandbox_url=sandbox.url, broker_token=broker_token,
@@ -283,7 +283,7 @@ def test_kgate_proxy_on_the_lean_engine_and_uvloop_serves_kubectl(
     out = tmp_path / "agent-cli" / "kubeconfig"
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL")}
     env.update(KGATE_HOME=str(tmp_path / "home"), HOME=str(tmp_path / "home"),
-               KGATE_ENGINE="lean", NO_COLOR="1")
+               NO_COLOR="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kgate", "proxy", "--no-grant", "--kubeconfig",
          str(lean.upstream_kubeconfig), "--kubeconfig-out", str(out),

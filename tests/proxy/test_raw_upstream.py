@@ -18,7 +18,6 @@ import pytest
 from kgate.kubeconfig import write_kubeconfig
 from kgate.pki import issue_server_identity
 from kgate.policy import guardrails_only
-from kgate.proxy import upstream as upstream_module
 from kgate.proxy.lean import client as lean_client
 from kgate.proxy.runner import ProxyOptions, ProxyThread, RunningProxy
 from kgate.upstream_config import load_upstream
@@ -129,8 +128,7 @@ def test_spdy_upgrade_is_relayed_byte_for_byte(raw_proxy: tuple[RawUpstream, Run
 def test_an_upstream_that_never_answers_is_a_504(raw_proxy: tuple[RawUpstream, RunningProxy],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     _, proxy = raw_proxy
-    monkeypatch.setattr(upstream_module, "HEAD_TIMEOUT", 0.5)  # the real bound is 120 s
-    monkeypatch.setattr(lean_client, "HEAD_TIMEOUT", 0.5)  # (the lean engine's client)
+    monkeypatch.setattr(lean_client, "HEAD_TIMEOUT", 0.5)  # the real bound is 120 s
     conn = http.client.HTTPSConnection(
         "127.0.0.1", proxy.port, timeout=10,
         context=ssl.create_default_context(cadata=proxy.ca_pem.decode()))

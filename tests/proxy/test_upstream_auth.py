@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kgate.proxy.credentials import KubeconfigAuth, UpstreamAuth, cluster_tls_context
 from kgate.proxy.engine import UpstreamRequest
-from kgate.proxy.upstream import UpstreamClient
+from kgate.proxy.lean.client import LeanUpstream
 from kgate.sandbox.auth import UserInfo
 from kgate.sandbox.runner import SandboxOptions, sandbox_in_thread
 from kgate.upstream_config import UpstreamSettings, load_upstream
@@ -51,7 +51,7 @@ def test_injected_auth_is_used_and_told_about_401(tmp_path: Path) -> None:
         _auth: UpstreamAuth = auth  # the protocol is satisfied structurally
 
         async def go() -> list[int]:
-            client = UpstreamClient(settings, auth=auth)
+            client = LeanUpstream(settings, auth=auth)
             statuses = []
             try:
                 for _ in range(2):
@@ -71,6 +71,6 @@ def test_injected_auth_is_used_and_told_about_401(tmp_path: Path) -> None:
 def test_default_auth_is_the_kubeconfig_credential(tmp_path: Path) -> None:
     with sandbox_in_thread(SandboxOptions(state_dir=tmp_path / "s")) as sandbox:
         settings = load_upstream(sandbox.write_kubeconfig(tmp_path / "kc"))
-        client = UpstreamClient(settings)
+        client = LeanUpstream(settings)
         assert isinstance(client.auth, KubeconfigAuth)
         assert asyncio.run(client.auth.authorization()) == f"Bearer {sandbox.admin_token}"

@@ -1,6 +1,6 @@
 """The lean engine's upstream client: a pool of keep-alive HTTP/1.1 connections to the API
 server over stdlib TLS, replies parsed by llhttp (``client_wire``), the broker's credential from
-the injected ``UpstreamAuth`` exactly as ``kgate.proxy.upstream`` uses it.
+the injected ``UpstreamAuth`` (``kgate.proxy.credentials``).
 
 What the agent sees when upstream fails is the same as with the aiohttp client: 503 when the API
 server cannot be reached (or the credential cannot be had), 504 when it does not answer within

@@ -1,12 +1,12 @@
 """The lean engine's agent-facing HTTPS server: asyncio Protocols on httptools (llhttp), TLS
 from the standard library, no web framework.
 
-``LeanServer`` is the ``Listener`` of ``kgate.proxy.engine`` (the same API as the aiohttp
-``ProxyServer``): it listens on loopback (or on a socket the CLI already bound) and gives each
-connection an ``AgentConnection`` (``connection.py``), which parses requests and hands each one
-to the pipeline as a ``LeanDownstream`` (``downstream.py``), one exchange at a time, each
-registered with the session watchdog while it runs. Upgraded exec/attach/port-forward
-connections are relayed by ``websocket.py`` and ``raw.py``. Nothing here decides anything.
+``LeanServer`` is the ``Listener`` of ``kgate.proxy.engine``: it listens on loopback (or on a socket
+the CLI already bound) and gives each connection an ``AgentConnection`` (``connection.py``), which
+parses requests and hands each one to the pipeline as a ``LeanDownstream`` (``downstream.py``), one
+exchange at a time, each registered with the session watchdog while it runs. Upgraded
+exec/attach/port-forward connections are relayed by ``websocket.py`` and ``raw.py``. Nothing here
+decides anything.
 """
 
 from __future__ import annotations

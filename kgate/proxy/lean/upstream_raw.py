@@ -1,10 +1,11 @@
-"""What both upstream clients share: the broker's ``Authorization`` header, and upgrades
-(exec, attach, port-forward) over a raw TLS connection.
+"""The upstream client's request-head helpers (the broker's ``Authorization`` header, the
+server's path prefix, a head that cannot smuggle) and upgrades (exec, attach, port-forward)
+over a raw TLS connection of their own, outside the keep-alive pool.
 
 For an upgrade kgate writes the request head itself and reads the reply head, so a non-101 reply
 can be handed back to kubectl unchanged (its own WebSocket→SPDY fallback depends on that) and a
-101 leaves a byte stream to relay. ``kgate.proxy.upstream`` (aiohttp) and
-``kgate.proxy.lean.client`` both call ``open_raw_upgrade`` with their own timeouts.
+101 leaves a byte stream to relay. ``kgate.proxy.lean.client`` calls ``open_raw_upgrade`` with
+its own timeouts.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 The handshake reply is kgate's: ``Sec-WebSocket-Accept`` from the agent's key and, of
 upstream's reply, only the subprotocol it chose (and only if the agent offered it). Messages are
-relayed whole in both directions, so the mask seam sees exec/attach output per channel exactly as
-``relay.py`` does on the aiohttp engine: output frames go through ``frames`` (held partial lines
-flushed after ``IDLE_FLUSH`` of upstream silence), the recorder sees the agent's input and the
+relayed whole in both directions, so the mask seam sees exec/attach output per channel: output
+frames go through ``frames`` (held partial lines flushed after ``IDLE_FLUSH`` of upstream
+silence, ``channels.pump_upstream``), the recorder sees the agent's input and the
 masked output, pings from the agent are answered here, and a close from either side closes the
 other (upstream's close code is passed on).
 """
