@@ -93,13 +93,15 @@ def _keyed(anchor: str, kind: str, source: str) -> str:
     named = "(?=" + rest + r"(?:[\"']|[ \t]*\r?\n))"
     xml = "(?=" + rest + r"[ \t\r\n>])"
     line = "(?=" + rest + " " + value + ")"
-    # Prose (``the token was rotated``): a blank before the anchor with a letter or digit before
-    # it, and one space then an ordinary character after the key word, which does not end like
-    # a spaced key. No branch below can keep such an occurrence; saying so first costs one test
-    # instead of a dozen (``token token …`` in a log: 0.75 → ~0.2 µs per occurrence).
+    # Prose (``the token was rotated``, a word alone on its line): a blank or a newline before
+    # the anchor with a letter or digit before that, and after the key word a line end, or (after
+    # a blank) one space then an ordinary character, the word not ending like a spaced key. No
+    # branch below can keep such an occurrence; saying so first costs one test instead of a
+    # dozen (``token token …`` in a log: 0.75 → ~0.2 µs per occurrence).
     ends = "".join(sorted({w[-1] for w in _SPACED_ENDS}))
-    prose = (r"(?!(?<=[a-z0-9][ \t]" + a + ")" + rest + "(?<![" + ends + "])"
-             r" [^ \t\r\n:=(\\\"'])")
+    prose = (r"(?!(?<=[a-z0-9][ \t]" + a + ")" + rest
+             + "(?:(?<![" + ends + r"]) [^ \t\r\n:=(\\\"']|\r?\n)"
+             + r"|(?<=[a-z0-9]\n" + a + ")" + rest + r"\r?\n)")
     return (a + prose + "(?:" + mid
             + "|(?=" + rest + "(?:" + free + "))"
             + r"|(?=[a-z0-9_.-]*\\[ux])"        # an escaped key: its decoded end is unknown
