@@ -47,6 +47,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import msgspec
+import orjson
 from ahocorasick_rs import AhoCorasick
 
 from . import harmless
@@ -81,16 +82,32 @@ class _Precheck:
     run on the strings that could have been escaped; ``NONE`` — nothing can be found.
     """
 
-    __slots__ = ("detect", "escapable", "hot", "known", "text")
+    __slots__ = ("detect", "escapable", "hot", "known", "knownset", "text")
 
     def __init__(self, detect: int, known: int, escapable: re.Pattern[str],
-                 text: str | None = None, hot: frozenset[str] | None = None) -> None:
+                 text: str | None = None, hot: frozenset[str] | None = None,
+                 knownset: frozenset[str] | None = None) -> None:
         self.detect, self.known, self.escapable = detect, known, escapable
         #: The raw JSON text, to tell afterwards whether values learned in the walk recur.
         self.text = text
         #: When the raw form vouches for its strings (``hot.py``): the only strings (values and
         #: keys) a detector could fire on; ``detect`` is then ``ALL`` if there are any.
         self.hot = hot
+        #: Likewise for known values (``known`` is then ``ALL``): the strings in which the raw
+        #: text spells one; strings holding a character JSON escapes are looked up as well.
+        self.knownset = knownset
+
+    def needs_known(self, s: str) -> bool:
+        """Whether the known-values lookup could find anything in the string ``s``."""
+        known = self.known
+        if not known:
+            return False
+        knownset = self.knownset
+        if knownset is not None:
+            # (a string masked earlier in the walk is looked up again: it is no longer spelled
+            # as in the raw text)
+            return s in knownset or PREFIX in s or self.escapable.search(s) is not None
+        return known == ALL or self.escapable.search(s) is not None
 
 
 _EVERYTHING = _Precheck(ALL, ALL, _ESCAPABLE_FULL)
@@ -158,12 +175,46 @@ class ObjectMasker:
             # strings that hold an escape are still looked up one by one (SOME).
             known = ALL if self.seen.contains_any(text) else (
                 SOME if backslash and self.seen else NONE)
-            return _Precheck(ALL if hot else NONE, known, _ESCAPABLE_BASIC, text, hot)
+            # Which strings spell a known value: a Secret's own values are outside ``text``
+            # (its data keys too), so a Secret looks everything up as before.
+            knownset = self._known_strings(text) if known == ALL and rest is None else None
+            return _Precheck(ALL if hot else NONE, known, _ESCAPABLE_BASIC, text, hot, knownset)
         escapable = _ESCAPABLE_FULL if ("\\u" in text or "\\/" in text) else _ESCAPABLE_BASIC
         partial = SOME if backslash else NONE
         detect = ALL if self._scan.might_match(text) else partial
         known = ALL if self.seen.contains_any(text) else (partial if self.seen else NONE)
         return _Precheck(detect, known, escapable, text)
+
+    def _known_strings(self, text: str) -> frozenset[str] | None:
+        """The strings (values and keys) of the raw JSON ``text`` that hold a known value as it
+        is spelled there, or ``None`` if that cannot be told (then every string is looked up).
+
+        Sound for the strings with no character JSON escapes: their raw form is the string
+        itself, between quotes (delimiters of ``SeenValues``' tokens), so a value ``find``
+        would see in the string is found in the text, inside those quotes. Strings with such a
+        character are looked up anyway (``needs_known``): a match next to a backslash-quote is
+        in one of those (or outside every string), and is not followed further."""
+        found: set[str] = set()
+        end = -1
+        rfind, find = text.rfind, text.find
+        for s, e in self.seen.spans(text):
+            if s <= end:
+                continue          # inside the string just taken
+            q0 = rfind('"', 0, s)
+            q1 = find('"', e)
+            if q0 < 0 or q1 < 0:
+                return None
+            if text[q0 - 1] == "\\" or text[q1 - 1] == "\\":
+                continue          # an escape in the string: it is looked up anyway
+            try:
+                value = orjson.loads(text[q0:q1 + 1])
+            except orjson.JSONDecodeError:
+                return None       # a match across strings: be conservative
+            if not isinstance(value, str):
+                return None
+            found.add(value)
+            end = q1
+        return frozenset(found)
 
     def _walk(self, walk: Callable[[_Precheck], int], pre: _Precheck) -> int:
         """Walk once; walk again with the known-values check on everything if a value learned
@@ -177,7 +228,13 @@ class ObjectMasker:
         for v in new:
             self.seen.add(v)
         if pre.text is None or _recur(pre.text, new, pre.escapable):
-            n += walk(_EVERYTHING)
+            again = _EVERYTHING
+            if pre.knownset is not None and pre.text is not None:
+                # the strings that spell a known value now; the detectors as in the first walk
+                knownset = self._known_strings(pre.text)
+                if knownset is not None:
+                    again = _Precheck(pre.detect, ALL, pre.escapable, None, pre.hot, knownset)
+            n += walk(again)
         return n
 
     def document(self, doc: Any, kind_hint: str | None = None,
@@ -365,7 +422,7 @@ class ObjectMasker:
         self._pre = pre
         for k in keys:
             v = d.get(k)
-            if isinstance(v, str) and pre.known:
+            if isinstance(v, str) and pre.needs_known(v):
                 new, c = self._known_only(v)
                 if c:
                     d[k] = new
@@ -406,10 +463,12 @@ class ObjectMasker:
         clean_text = self._clean_text
         hot = pre.hot
         known = pre.known
+        needs_known = pre.needs_known
         for key, value in d.items():
             if key in skip:
                 continue
-            if check_keys and (known or (key not in clean_keys and (hot is None or key in hot))) \
+            if check_keys and ((known and needs_known(key))
+                               or (key not in clean_keys and (hot is None or key in hot))) \
                     and self._key_suspect(key):
                 new_key = self._mask_key(key)
                 if new_key is not None:
@@ -434,14 +493,15 @@ class ObjectMasker:
                 if key == "value" and isinstance(pair_name, str):
                     sensitive = self._pair_sensitive(pair_name)
                 elif key in safe:
-                    if not known:
+                    if not (known and needs_known(value)):
                         continue
                     sensitive = False
                 else:
                     cached = sensitive_of.get(key)
                     sensitive = self._key_sensitive(key) if cached is None else cached
-                if not sensitive and (quiet or (not known and (
-                        value in clean_text or (hot is not None and value not in hot)))) \
+                if not sensitive and (quiet or (
+                        (value in clean_text or (hot is not None and value not in hot))
+                        and not (known and needs_known(value)))) \
                         and value[0] not in "{[" and key != LAST_APPLIED:
                     continue
                 new = self._value(key, value, safe, sensitive)
@@ -467,13 +527,16 @@ class ObjectMasker:
         pre = self._pre
         hot = pre.hot
         # a clean element needs no call: not after a flag, not a flag, nothing to find in it
-        quiet = not pre.known and key != LAST_APPLIED and not sensitive_list
+        quiet = key != LAST_APPLIED and not sensitive_list
+        known = pre.known
+        needs_known = pre.needs_known
         clean_text = self._clean_text
         for i, v in enumerate(lst):
             t = type(v)
             if t is str and quiet and not mask_next and (
                     not v or (v[0] not in "-{[" and (
-                        v in clean_text or (hot is not None and v not in hot)))):
+                        v in clean_text or (hot is not None and v not in hot))
+                        and not (known and needs_known(v)))):
                 continue
             if t is str or (t is not dict and t is not list and isinstance(v, str)):
                 new: str | None = None
@@ -542,7 +605,7 @@ class ObjectMasker:
             return self._issue(where, value, self._ph.of_text(value), value)
         pre = self._pre
         if key in safe:
-            if pre.known == ALL or (pre.known == SOME and pre.escapable.search(value)):
+            if pre.needs_known(value):
                 new, c = self._known_only(value)
                 if c:
                     return self._issue(where, value, new)
@@ -559,12 +622,9 @@ class ObjectMasker:
             if is_placeholder(value):
                 return None
             return self._issue(where, value, self._ph.of_text(value), value)
-        if pre.detect == SOME or pre.known == SOME:
-            escaped = pre.escapable.search(value) is not None
-            detect = pre.detect == ALL or (pre.detect == SOME and escaped)
-            known = pre.known == ALL or (pre.known == SOME and escaped)
-        else:
-            detect, known = pre.detect == ALL, pre.known == ALL
+        detect = pre.detect == ALL or (pre.detect == SOME
+                                       and pre.escapable.search(value) is not None)
+        known = pre.needs_known(value)
         if detect and (value in self._clean_text or (pre.hot is not None
                                                      and value not in pre.hot)):
             detect = False
@@ -668,13 +728,14 @@ class ObjectMasker:
     def _known_tree(self, node: Any) -> int:
         """A harmless subtree: only known values are looked for (in keys and values)."""
         n = 0
+        needs_known = self._pre.needs_known
         if isinstance(node, dict):
             renames = []
             for k, v in node.items():
-                new_k, c = self._known_only(k)
+                new_k, c = self._known_only(k) if needs_known(k) else (k, 0)
                 if c:
                     renames.append((k, new_k))
-                if isinstance(v, str):
+                if isinstance(v, str) and needs_known(v):
                     new, c = self._known_only(v)
                     if c:
                         node[k] = new
@@ -686,7 +747,7 @@ class ObjectMasker:
                 n += 1
         elif isinstance(node, list):
             for i, v in enumerate(node):
-                if isinstance(v, str):
+                if isinstance(v, str) and needs_known(v):
                     new, c = self._known_only(v)
                     if c:
                         node[i] = new
@@ -728,7 +789,7 @@ class ObjectMasker:
 
     def _key_suspect(self, key: str) -> bool:
         pre = self._pre
-        if pre.known == ALL or (pre.known == SOME and pre.escapable.search(key)):
+        if pre.needs_known(key):
             return True
         if key in self._clean_keys or (pre.hot is not None and key not in pre.hot):
             return False
@@ -744,7 +805,7 @@ class ObjectMasker:
                 self._clean_keys.add(key)
         else:
             new, c = key, 0
-        new, k = self._known_only(new)
+        new, k = self._known_only(new) if pre.needs_known(key) else (new, 0)
         if not (c or k):
             return None
         return new

@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 import threading
 
+from ahocorasick_rs import AhoCorasick
+
 from .placeholders import PREFIX
 
 #: Values shorter than this are not remembered (too likely to occur by chance).
@@ -32,6 +34,8 @@ MIN_TOKEN = 4
 MAX_VALUES = 200_000
 MAX_VALUE_LEN = 4096
 MAX_ODD = 512
+#: Up to this many candidate values, ``spans`` searches for each; beyond, one automaton pass.
+_FEW = 8
 _DELIM_CHARS = "\"'`,;:=()[]{}<>|@\\&?#/!*+%$^~"
 TOKEN = re.compile("[^\\s" + re.escape(_DELIM_CHARS) + "]+")
 #: ``text.translate(_TO_SPACE).split()`` gives the same tokens as ``TOKEN.findall`` (for the
@@ -101,6 +105,40 @@ class SeenValues:
                 if any(v in text for v in by_token[token]):
                     return True
             return any(v in text for v in self._odd)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of every occurrence in ``text`` of a value ``find`` could see there,
+        sorted by start (overlapping ones too). For long texts with many candidates (a 1 MB
+        List whose pods' secrets are known): one automaton pass, not a search per value."""
+        if not self._values or len(text) < MIN_LEN:
+            return []
+        with self._lock:
+            candidates: set[str] = set()
+            by_token = self._by_token
+            for token in by_token.keys() & set(tokens(text)):
+                candidates.update(by_token[token])
+            candidates.update(v for v in self._odd if v in text)
+        if not candidates:
+            return []
+        if len(candidates) <= _FEW:
+            return self._each(text, candidates)
+        try:
+            matches = AhoCorasick(list(candidates)).find_matches_as_indexes(
+                text, overlapping=True)
+        except (UnicodeError, ValueError):   # lone surrogates: search one by one
+            return self._each(text, candidates)
+        return sorted((s, e) for _, s, e in matches)
+
+    @staticmethod
+    def _each(text: str, candidates: set[str]) -> list[tuple[int, int]]:
+        out = []
+        for value in candidates:
+            pos = text.find(value)
+            while pos >= 0:
+                out.append((pos, pos + len(value)))
+                pos = text.find(value, pos + 1)
+        out.sort()
+        return out
 
     def _find_odd(self, text: str) -> list[tuple[int, int]]:
         spans = []
