@@ -7,8 +7,10 @@ import asyncio
 import base64
 import http.client
 import json
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from kgate.kubeconfig import write_kubeconfig
 from kgate.pki import issue_server_identity
 from kgate.policy import guardrails_only
 from kgate.proxy.attributes import RequestAttributes, parse_request
+from kgate.proxy.masking.bulk import BATCH
 from kgate.proxy.runner import ProxyOptions, ProxyThread, RunningProxy
 from kgate.proxy.stages.audit import MemoryAudit
 from kgate.proxy.stages.masking import BodyStream, EngineMasker
@@ -215,9 +218,10 @@ def test_the_agent_reads_the_first_items_while_the_last_are_being_masked(
 
 # -- failures, from an upstream that serves what the sandbox would not -----------------------
 
-def _pods_body(bad_at: int, bad: bytes) -> bytes:
-    items = [orjson.dumps(_pod(i)) for i in range(100)]
-    items[bad_at] = bad
+def _pods_body(bad_at: int | None, bad: bytes = b"", n: int = 100) -> bytes:
+    items = [orjson.dumps(_pod(i)) for i in range(n)]
+    if bad_at is not None:
+        items[bad_at] = bad
     return b'{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[' + b",".join(items) \
         + b"]}"
 
@@ -226,9 +230,11 @@ def _pods_body(bad_at: int, bad: bytes) -> bytes:
 BAD_UTF8 = b'{"metadata":{"name":"bad-\xff\xfe"}}'
 #: Nested deeper than any parser here goes: refused when the List is split, before the head.
 TOO_DEEP = b'{"metadata":{"name":"deep"},"spec":' + b"[" * 5000 + b"]" * 5000 + b"}"
-BODIES = {PODS: _pods_body(60, BAD_UTF8),
-          "/api/v1/namespaces/first/pods": _pods_body(0, BAD_UTF8),
-          "/api/v1/namespaces/deep/pods": _pods_body(60, TOO_DEEP)}
+HUGE = "/api/v1/namespaces/huge/pods"
+BODIES = {PODS: lambda: _pods_body(60, BAD_UTF8),
+          "/api/v1/namespaces/first/pods": lambda: _pods_body(0, BAD_UTF8),
+          "/api/v1/namespaces/deep/pods": lambda: _pods_body(60, TOO_DEEP),
+          HUGE: lambda: _pods_body(None, n=800)}   # 16 MB: more than the sockets hold
 
 
 class ListUpstream:
@@ -242,7 +248,7 @@ class ListUpstream:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = (await reader.readuntil(b"\r\n\r\n")).decode()
-        body = BODIES[head.split(" ", 2)[1].split("?", 1)[0]]
+        body = BODIES[head.split(" ", 2)[1].split("?", 1)[0]]()
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
         await writer.drain()
@@ -268,20 +274,32 @@ class ListUpstream:
 
 
 @pytest.fixture
-def list_proxy(tmp_path: Path) -> Iterator[tuple[RunningProxy, MemoryAudit]]:
+def list_upstream(tmp_path: Path) -> Iterator[Path]:
+    """``ListUpstream`` running; the kubeconfig that reaches it."""
     upstream = ListUpstream(tmp_path / "upstream")
     upstream.start()
-    kubeconfig = write_kubeconfig(tmp_path / "user" / "config",
-                                  server=f"https://127.0.0.1:{upstream.port}",
-                                  ca_pem=upstream.identity.ca_pem, token="broker-token")
-    audit = MemoryAudit()
-    thread = ProxyThread(ProxyOptions(upstream=load_upstream(kubeconfig), home=tmp_path / "home",
-                                      policy=guardrails_only(), audit=audit))
     try:
-        yield thread.start(), audit
+        yield write_kubeconfig(tmp_path / "user" / "config",
+                               server=f"https://127.0.0.1:{upstream.port}",
+                               ca_pem=upstream.identity.ca_pem, token="broker-token")
+    finally:
+        upstream.stop()
+
+
+def _proxy(kubeconfig: Path, home: Path, **kw: Any) -> tuple[ProxyThread, RunningProxy]:
+    thread = ProxyThread(ProxyOptions(upstream=load_upstream(kubeconfig), home=home,
+                                      policy=guardrails_only(), **kw))
+    return thread, thread.start()
+
+
+@pytest.fixture
+def list_proxy(list_upstream: Path, tmp_path: Path) -> Iterator[tuple[RunningProxy, MemoryAudit]]:
+    audit = MemoryAudit()
+    thread, proxy = _proxy(list_upstream, tmp_path / "home", audit=audit)
+    try:
+        yield proxy, audit
     finally:
         thread.stop()
-        upstream.stop()
 
 
 def test_a_failure_mid_list_cuts_the_connection(
@@ -346,3 +364,32 @@ def test_the_session_log_records_a_streamed_list(big: Proxied, kubectl: KubectlR
                                                     _upstream_body(big, SECRETS))
     assert (record["status"], record["masked"], record["bytes_out"]) == (200, masked, len(whole))
     assert masked > N
+
+
+def test_an_agent_that_stops_reading_holds_the_masking_back(list_upstream: Path,
+                                                              tmp_path: Path) -> None:
+    """kgate masks as far as the sockets take output and one batch more, not to the end."""
+    masker = HeldMasker()
+    masker.release.set()   # counting only
+    thread, proxy = _proxy(list_upstream, tmp_path / "home", masker=masker)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    raw.connect(("127.0.0.1", proxy.port))
+    ctx = ssl.create_default_context(cadata=proxy.ca_pem.decode())
+    sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    try:
+        sock.sendall(f"GET {HUGE} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+                     f"{proxy.session.token}\r\n\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        handed = -1
+        while masker.handed != handed:   # until the masking stops moving (the agent is stalled)
+            handed = masker.handed
+            time.sleep(1)
+        assert 2 <= handed < len(BODIES[HUGE]()) // BATCH // 2
+        data = bytearray()
+        while not data.endswith(b"\r\n0\r\n\r\n"):   # reading again lets it finish
+            data += sock.recv(1 << 20)
+        assert masker.handed > 2 * handed
+    finally:
+        sock.close()
+        thread.stop()
