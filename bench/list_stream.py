@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
             _wait_file(out, kp, "kgate")
             server, token, ctx = read_endpoint(out)
             host, port = server.removeprefix("https://").rsplit(":", 1)
+            idle = _status_mib(kp.pid, "VmRSS")
             runs = [fetch(host, int(port), token, ctx) for _ in range(args.n)]
             print(f"PodList {len(body) / 1e6:.1f} MB in, ~{runs[0][2] / 1e6:.1f} MB out, "
                   f"{args.n} requests")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"  (min {min(r[0] for r in runs) * 1000:.0f})")
             print(f"total       median {statistics.median(r[1] for r in runs) * 1000:7.0f} ms"
                   f"  (min {min(r[1] for r in runs) * 1000:.0f})")
-            print(f"proxy peak RSS {_status_mib(kp.pid, 'VmHWM'):.0f} MiB, "
+            print(f"proxy RSS idle {idle:.0f} MiB, peak {_status_mib(kp.pid, 'VmHWM'):.0f} MiB, "
                   f"after {_status_mib(kp.pid, 'VmRSS'):.0f} MiB")
     finally:
         procs.stop_all()

@@ -93,7 +93,7 @@ _MAY_HOLD = {"items": _may_hold(b'"data"', b'"stringData"'), "rows": _may_hold(b
 
 #: Output is handed out in batches of about this size (``MaskedCollection``): big enough that
 #: the hop to the socket is rare, small enough that the agent gets its first bytes early and
-#: kgate holds little output at a time. ``docs/performance.md`` has the measurements.
+#: kgate holds little output at a time (``docs/performance.md``, "Big Lists, streamed").
 BATCH = 128 * 1024
 
 
