@@ -344,8 +344,8 @@ class Pipeline:
         try:
             while batch is not None:
                 pending = loop.run_in_executor(_MASKING, _step, stream)
-                exchange.bytes_out += len(batch)
                 await down.write(batch)
+                exchange.bytes_out += len(batch)
                 batch = await pending
                 pending = None
         except MaskingFailed as err:

@@ -393,3 +393,27 @@ def test_an_agent_that_stops_reading_holds_the_masking_back(list_upstream: Path,
     finally:
         sock.close()
         thread.stop()
+
+
+def test_an_agent_that_goes_away_stops_the_masking(list_upstream: Path, tmp_path: Path) -> None:
+    """The exchange ends (and is logged) with what went out; the rest is never masked."""
+    masker = HeldMasker()
+    masker.release.set()   # counting only
+    audit = MemoryAudit()
+    thread, proxy = _proxy(list_upstream, tmp_path / "home", masker=masker, audit=audit)
+    try:
+        conn = _https(proxy)
+        conn.request("GET", HUGE, headers={"Authorization": f"Bearer {proxy.session.token}"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.read(4096)
+        conn.sock.close()   # mid-List
+        conn.close()
+        deadline = time.monotonic() + 60
+        while not [e for e in audit.exchanges if e.raw_path == HUGE]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        thread.stop()
+    exchange = [e for e in audit.exchanges if e.raw_path == HUGE][-1]
+    assert masker.handed < len(BODIES[HUGE]()) // BATCH // 2
+    assert 0 < exchange.bytes_out < len(BODIES[HUGE]()) // 2
