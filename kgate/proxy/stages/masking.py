@@ -7,6 +7,9 @@ then answers 502 and nothing unmasked reaches the agent. Request bodies go the o
 that writes a placeholder back is refused (``BodyRefused`` → 422), and the copy of a body that the
 session log keeps is masked like a response.
 
+A big List or Table can be masked piece by piece rather than whole (``mask_stream``): the pipeline
+sends each piece as it is done, and cuts the connection if a later piece cannot be masked.
+
 Stream maskers receive arbitrary chunk boundaries (a watch event or a log line may be split across
 chunks) and hold back what they cannot decide yet; ``flush`` returns what remains at the end.
 ``EngineMasker`` adapts the pure engine in ``kgate.proxy.masking`` to these interfaces; it is the
