@@ -54,6 +54,7 @@ from kgate.proxy.session import Exchange, Session
 from kgate.proxy.stages.audit import LOG_RULE, AuditSink, LogUnavailable, NoAudit, log_refusal
 from kgate.proxy.stages.body import PROTOBUF, inspect_body
 from kgate.proxy.stages.masking import (
+    BodyStream,
     Primed,
     RequestBodyCheck,
     ResponseMasker,
@@ -273,7 +274,8 @@ class Pipeline:
 
     async def _deliver(self, down: Downstream, exchange: Exchange, attrs: RequestAttributes,
                        response: UpstreamResponse) -> None:
-        """Mask and send the reply: whole JSON bodies at once, watches and logs as they come."""
+        """Mask and send the reply: JSON bodies whole (big Lists and Tables batch by batch as
+        they are masked), watches and logs as they come."""
         out_headers = hdr.response_headers(response.headers)
         ctype = hdr.media_type(hdr.get(response.headers, "content-type"))
         exchange.status = response.status
@@ -308,18 +310,59 @@ class Pipeline:
         if body and not ctype:
             raise Refusal(502, f"the API server {self.upstream.name} sent an untyped body for "
                                f"{attrs.group_resource}; refusing to pass it on")
+        stream = None
         if body:
             try:
                 if len(body) >= OFF_LOOP_MIN:
-                    body, masked = await _off_loop(self.masker.mask_body, attrs, body)
+                    stream, body, masked = await _off_loop(_begin, self.masker, attrs, body)
                 else:
                     body, masked = self.masker.mask_body(attrs, body)
             except MaskingFailed as err:
                 raise Refusal(502, f"could not mask the reply for {attrs.group_resource} "
                                    f"({err}); refusing to pass it on") from None
             exchange.masked += masked
+        if stream is not None:
+            await self._send_batches(down, exchange, response.status, out_headers, stream, body)
+            return
         exchange.bytes_out = len(body)
         await down.respond(response.status, out_headers, body)
+
+    async def _send_batches(self, down: Downstream, exchange: Exchange, status: int,
+                            out_headers: hdr.Headers, stream: BodyStream, first: bytes) -> None:
+        """A big List, sent as the masking thread finishes each batch of it (chunked).
+
+        ``first`` was masked before the head went out, so a reply kgate cannot mask at all is
+        still a clean 502. The masking thread stays one batch ahead of the agent: while batch k
+        is written, k+1 is masked, and no further — a slow agent holds kgate back instead of
+        making it buffer the whole output. A failure after the head cuts the connection: the
+        agent sees a broken reply, never unmasked bytes or a shorter valid-looking document.
+        """
+        loop = asyncio.get_running_loop()
+        await down.start(status, out_headers)   # no Content-Length: response_headers drops it
+        pending: asyncio.Future[bytes | None] | None = None
+        batch: bytes | None = first
+        try:
+            while batch is not None:
+                pending = loop.run_in_executor(_MASKING, _step, stream)
+                await down.write(batch)
+                exchange.bytes_out += len(batch)
+                batch = await pending
+                pending = None
+        except MaskingFailed as err:
+            exchange.message = (f"reply cut after {exchange.bytes_out} bytes: could not mask "
+                                f"the rest ({err})")
+            exchange.decision = "error"
+            down.abort()
+            return
+        finally:
+            if pending is not None:
+                # The agent went away mid-write: let the step in flight end before the stream
+                # is dropped (its error, if any, no longer matters).
+                await asyncio.wait([pending])
+                if not pending.cancelled():
+                    pending.exception()
+            exchange.masked += stream.masked
+        await down.finish()
 
     async def _stream(self, down: Downstream, exchange: Exchange, response: UpstreamResponse,
                       out_headers: hdr.Headers, masker: StreamMasker | None,
@@ -416,6 +459,21 @@ class Pipeline:
             exchange.masked += masked
         exchange.bytes_out = len(body)
         await down.respond(stream.status, hdr.response_headers(stream.headers), body)
+
+
+def _begin(masker: ResponseMasker, attrs: RequestAttributes, body: bytes
+           ) -> tuple[BodyStream | None, bytes, int]:
+    """On the masking thread: a big List's stream and its first batch (masked count comes with
+    the stream), or any other body masked whole (``MaskingFailed`` from either)."""
+    stream = masker.mask_stream(attrs, body)
+    if stream is None:
+        return None, *masker.mask_body(attrs, body)
+    return stream, next(stream, b""), 0
+
+
+def _step(stream: BodyStream) -> bytes | None:
+    """On the masking thread: the stream's next batch, ``None`` at its end."""
+    return next(stream, None)
 
 
 def _may_have_body(down: Downstream) -> bool:

@@ -3,16 +3,19 @@
 Parsing a 20 MB List into Python objects takes 12–18× the body in memory (small dicts and
 strings dominate). Instead the top level is split without building objects — msgspec decodes it
 into ``Raw`` views of the input — and each ``items[]`` element (or Table ``rows[]`` element) is
-parsed, masked and serialised on its own, written straight into the output buffer. Peak memory
-is then the input plus the output plus one item. Items that need no masking are copied as they
-were, byte for byte.
+parsed, masked and serialised on its own, written straight into the output buffer. Items that
+need no masking are copied as they were, byte for byte.
+
+The output comes in batches (``MaskedCollection``): the proxy sends each as soon as it is done,
+so peak memory is the input plus a batch or two plus one item, and the agent reads the first
+items while the last are being masked. ``mask_collection`` joins them for the whole-body path.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 import msgspec
 import orjson
@@ -88,21 +91,23 @@ def _may_hold(*names: bytes) -> Callable[[memoryview], bool]:
 _MAY_HOLD = {"items": _may_hold(b'"data"', b'"stringData"'), "rows": _may_hold(b'"object"')}
 
 
-def mask_collection(
-    body: bytes,
-    mask_item: Callable[[Any, str | None, memoryview], int],
-    mask_row: Callable[[Any, memoryview], int],
-    learn: Callable[[Any, str | None], None] | None = None,
-    mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
-) -> tuple[bytes, int] | None:
-    """Mask a List (``items``) or Table (``rows``) element by element.
+#: Output is handed out in batches of about this size (``MaskedCollection``): big enough that
+#: the hop to the socket is rare, small enough that the agent gets its first bytes early and
+#: kgate holds little output at a time (``docs/performance.md``, "Big Lists, streamed").
+BATCH = 128 * 1024
 
-    ``learn`` (optional) sees every element's Secret parts first; ``mask_envelope`` (optional)
-    masks the collection's own fields besides the elements (``metadata``, column definitions).
-    The maskers get each element's raw JSON too (for their pre-check). Returns ``None`` when
-    ``body`` is not such a collection (the caller parses it whole); ``(body, 0)`` unchanged
-    when nothing needed masking. Raises ``MaskingError`` on bad JSON.
-    """
+
+class _Split(NamedTuple):
+    top: dict[str, msgspec.Raw]
+    kind: str | None
+    field: str
+    item_kind: str | None
+    elements: list[msgspec.Raw]
+
+
+def _split(body: bytes) -> _Split | None:
+    """The collection's top level and its elements as raw views, or ``None`` if ``body`` is
+    not a List or Table. ``MaskingError`` on bad JSON."""
     try:
         top = _TOP.decode(body)
     except msgspec.ValidationError:
@@ -124,52 +129,135 @@ def mask_collection(
         return None
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise MaskingError("response body is not valid JSON") from None
+    return _Split(top, kind, field, item_kind, elements)
 
-    if learn is not None:
-        for element in elements:
-            _learn_element(memoryview(element), field, item_kind, learn)
 
-    masked = 0
-    envelope: dict[str, Any] = {}
-    if mask_envelope is not None:
-        try:
-            envelope = {k: _ANY.decode(raw) for k, raw in top.items() if k != field}
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            raise MaskingError("response body is not valid JSON") from None
-        masked += mask_envelope(envelope, kind)
-    envelope_masked = masked > 0
-    out = io.BytesIO()
-    out.write(b"{")
-    for i, (key, raw) in enumerate(top.items()):
-        if i:
-            out.write(b",")
-        out.write(orjson.dumps(key))
-        out.write(b":")
-        if key != field:
-            out.write(dumps(envelope[key]) if envelope_masked else memoryview(raw))
-            continue
-        out.write(b"[")
-        for j, element in enumerate(elements):
-            if j:
-                out.write(b",")
-            view = memoryview(element)
+class MaskedCollection:
+    """A List or Table masked element by element, handed out in batches of output bytes.
+
+    Iterating runs phase one (every Secret in the collection is learned before any element is
+    masked) with the first batch, then masks elements until about ``batch`` bytes of output
+    are ready. Concatenated, the batches are the masked document. A ``MaskingError`` ends the
+    iteration: what was handed out before it is an incomplete document, so whoever sends it
+    must cut the connection. ``masked`` counts the values replaced so far.
+    """
+
+    def __init__(
+        self,
+        split: _Split,
+        mask_item: Callable[[Any, str | None, memoryview], int],
+        mask_row: Callable[[Any, memoryview], int],
+        learn: Callable[[Any, str | None], None] | None = None,
+        mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        self.masked = 0
+        self._steps = self._run(split, mask_item, mask_row, learn, mask_envelope, batch)
+
+    def __iter__(self) -> MaskedCollection:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._steps)
+
+    def _run(
+        self,
+        split: _Split,
+        mask_item: Callable[[Any, str | None, memoryview], int],
+        mask_row: Callable[[Any, memoryview], int],
+        learn: Callable[[Any, str | None], None] | None,
+        mask_envelope: Callable[[dict[str, Any], str | None], int] | None,
+        batch: int,
+    ) -> Iterator[bytes]:
+        top, kind, field, item_kind, elements = split
+        if learn is not None:
+            for element in elements:
+                _learn_element(memoryview(element), field, item_kind, learn)
+
+        envelope: dict[str, Any] = {}
+        envelope_masked = False
+        if mask_envelope is not None:
             try:
-                doc = _ANY.decode(view)
+                envelope = {k: _ANY.decode(raw) for k, raw in top.items() if k != field}
             except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-                raise MaskingError(f"{field}[{j}] is not valid JSON") from None
-            if field == "rows":
-                n = mask_row(doc, view)
-            else:
-                ik = doc.get("kind") if isinstance(doc, dict) else None
-                n = mask_item(doc, ik if isinstance(ik, str) else item_kind, view)
-            if n:
-                masked += n
-                out.write(dumps(doc))
-            else:
-                out.write(view)
-            del doc, view
-        out.write(b"]")
-    out.write(b"}")
-    if not masked:
+                raise MaskingError("response body is not valid JSON") from None
+            n = mask_envelope(envelope, kind)
+            self.masked += n
+            envelope_masked = n > 0
+        out = io.BytesIO()
+        out.write(b"{")
+        for i, (key, raw) in enumerate(top.items()):
+            if i:
+                out.write(b",")
+            out.write(orjson.dumps(key))
+            out.write(b":")
+            if key != field:
+                out.write(dumps(envelope[key]) if envelope_masked else memoryview(raw))
+                continue
+            out.write(b"[")
+            for j, element in enumerate(elements):
+                if out.tell() >= batch:   # first, so that a ``continue`` below cannot skip it
+                    yield out.getvalue()
+                    out.seek(0)
+                    out.truncate()
+                if j:
+                    out.write(b",")
+                view = memoryview(element)
+                try:
+                    doc = _ANY.decode(view)
+                except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                    raise MaskingError(f"{field}[{j}] is not valid JSON") from None
+                if field == "rows":
+                    n = mask_row(doc, view)
+                else:
+                    ik = doc.get("kind") if isinstance(doc, dict) else None
+                    n = mask_item(doc, ik if isinstance(ik, str) else item_kind, view)
+                if n:
+                    self.masked += n
+                    out.write(dumps(doc))
+                else:
+                    out.write(view)
+                del doc, view
+            out.write(b"]")
+        out.write(b"}")
+        yield out.getvalue()
+
+
+def stream_collection(
+    body: bytes,
+    mask_item: Callable[[Any, str | None, memoryview], int],
+    mask_row: Callable[[Any, memoryview], int],
+    learn: Callable[[Any, str | None], None] | None = None,
+    mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
+    batch: int = BATCH,
+) -> MaskedCollection | None:
+    """A List (``items``) or Table (``rows``) to be masked batch by batch; ``None`` when
+    ``body`` is not such a collection (the caller masks it whole).
+
+    ``learn`` (optional) sees every element's Secret parts first; ``mask_envelope`` (optional)
+    masks the collection's own fields besides the elements (``metadata``, column definitions).
+    The maskers get each element's raw JSON too (for their pre-check). Raises ``MaskingError``
+    on bad JSON (here for the top level, while iterating for an element).
+    """
+    split = _split(body)
+    if split is None:
+        return None
+    return MaskedCollection(split, mask_item, mask_row, learn, mask_envelope, batch)
+
+
+def mask_collection(
+    body: bytes,
+    mask_item: Callable[[Any, str | None, memoryview], int],
+    mask_row: Callable[[Any, memoryview], int],
+    learn: Callable[[Any, str | None], None] | None = None,
+    mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
+) -> tuple[bytes, int] | None:
+    """``stream_collection`` in one piece: ``None`` when ``body`` is not a List or Table,
+    ``(body, 0)`` unchanged when nothing needed masking, else the masked body and the count."""
+    batches = stream_collection(body, mask_item, mask_row, learn, mask_envelope)
+    if batches is None:
+        return None
+    out = b"".join(batches)
+    if not batches.masked:
         return body, 0
-    return out.getvalue(), masked
+    return out, batches.masked

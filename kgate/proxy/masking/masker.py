@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from .bulk import dumps, mask_collection
+from .bulk import MaskedCollection, dumps, mask_collection, stream_collection
 from .detectors import TextScanner, key_is_sensitive
 from .hot import HotStrings
 from .known import KnownValues
@@ -82,6 +82,33 @@ def _loads(body: bytes) -> Any:
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         raise MaskingError("response body is not valid JSON; refusing to pass it unmasked") \
             from None
+
+
+class MaskedBatches:
+    """``mask_json_stream``'s batches: each step pauses the collector (as ``mask_json`` does
+    for the whole body) and hands what the walk learned to the session before returning, so
+    no step leaves state behind for the next one (or another reply's) to find."""
+
+    def __init__(self, inner: MaskedCollection, objects: ObjectMasker, size: int) -> None:
+        self._inner = inner
+        self._objects = objects
+        self._size = size
+
+    @property
+    def masked(self) -> int:
+        return self._inner.masked
+
+    def __iter__(self) -> MaskedBatches:
+        return self
+
+    def __next__(self) -> bytes:
+        with _collector_paused(self._size):
+            try:
+                return next(self._inner)
+            except RecursionError:
+                raise MaskingError("response body is nested too deeply to mask") from None
+            finally:
+                self._objects.flush_learned()
 
 
 class Masker:
@@ -165,6 +192,29 @@ class Masker:
             if not n:
                 return MaskResult(body, 0)
             return MaskResult(dumps(doc), n)
+
+    def mask_json_stream(self, body: bytes) -> MaskedBatches | None:
+        """A big List or Table (``_BULK_MIN`` on), masked item by item and handed out in
+        batches as they are done; ``None`` for any other body (``mask_json`` it whole).
+
+        Same masking as ``mask_json`` (all the collection's Secrets are learned with the first
+        batch, before any element is masked), but the output is never assembled whole. Create
+        and iterate it on one thread: each step uses that thread's walker. ``MaskingError``
+        here for a bad top level, from a step for a bad element.
+        """
+        if len(body) < _BULK_MIN or body[:4] == _PROTOBUF_MAGIC:
+            return None
+        objects = self._objects
+        with _collector_paused(len(body)):
+            try:
+                batches = stream_collection(body, objects.item, objects.row,
+                                            learn=objects.learn_secrets,
+                                            mask_envelope=objects.envelope)
+            except RecursionError:
+                raise MaskingError("response body is nested too deeply to mask") from None
+        if batches is None:
+            return None
+        return MaskedBatches(batches, objects, len(body))
 
     def _mask_event(self, line: bytes) -> tuple[bytes, int]:
         with _collector_paused(len(line)):

@@ -7,6 +7,9 @@ then answers 502 and nothing unmasked reaches the agent. Request bodies go the o
 that writes a placeholder back is refused (``BodyRefused`` → 422), and the copy of a body that the
 session log keeps is masked like a response.
 
+A big List or Table can be masked piece by piece rather than whole (``mask_stream``): the pipeline
+sends each piece as it is done, and cuts the connection if a later piece cannot be masked.
+
 Stream maskers receive arbitrary chunk boundaries (a watch event or a log line may be split across
 chunks) and hold back what they cannot decide yet; ``flush`` returns what remains at the end.
 ``EngineMasker`` adapts the pure engine in ``kgate.proxy.masking`` to these interfaces; it is the
@@ -30,6 +33,7 @@ from kgate.proxy.masking import (
 )
 from kgate.proxy.masking import FrameMasker as EngineFrames
 from kgate.proxy.masking.catalogue import key_is_sensitive
+from kgate.proxy.masking.masker import MaskedBatches
 from kgate.proxy.masking.primed import env_secret_values, secret_values
 from kgate.proxy.masking.protobody import check_protobuf
 from kgate.proxy.masking.roundtrip import count_placeholders
@@ -69,6 +73,18 @@ class StreamMasker(Protocol):
         ...
 
 
+class BodyStream(Protocol):
+    """A whole body masked piece by piece (a big List or Table): ``next`` gives the next piece
+    of the masked body, ``StopIteration`` at its end, ``MaskingFailed`` if it cannot be masked
+    (what was handed out before is then an incomplete document). Steps may be slow: the
+    pipeline runs each on the masking thread, one at a time."""
+
+    @property
+    def masked(self) -> int: ...
+
+    def __next__(self) -> bytes: ...
+
+
 class ResponseMasker(Protocol):
     def mask_body(self, attrs: RequestAttributes, body: bytes) -> tuple[bytes, int]:
         """Mask a whole JSON body; return it and how many values were masked.
@@ -76,6 +92,16 @@ class ResponseMasker(Protocol):
         Big bodies are masked on a worker thread while the event loop goes on masking others
         (``pipeline.OFF_LOOP_MIN``): implementations must be safe to call from two threads.
         Stream maskers' ``feed``/``flush`` may likewise run on the worker (one call at a time).
+        """
+        ...
+
+    def mask_stream(self, attrs: RequestAttributes, body: bytes) -> BodyStream | None:
+        """``mask_body``'s masking handed out in pieces as they are done, for bodies big enough
+        to be worth streaming (a multi-MB List); ``None``: mask this one with ``mask_body``.
+
+        Called on the masking thread (the body is then at least ``pipeline.OFF_LOOP_MIN``),
+        which also runs every step of the stream it returns. It may do the expensive part of
+        the work here or in the steps; ``MaskingFailed`` from either.
         """
         ...
 
@@ -149,6 +175,23 @@ class _Chunks:
             raise MaskingFailed(str(err)) from None
 
 
+class _Batches:
+    """The engine's batches of a big List, with its errors turned into ``MaskingFailed``."""
+
+    def __init__(self, inner: MaskedBatches) -> None:
+        self._inner = inner
+
+    @property
+    def masked(self) -> int:
+        return self._inner.masked
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._inner)
+        except MaskingError as err:
+            raise MaskingFailed(str(err)) from None
+
+
 class _Frames:
     """The engine's frame masker, speaking (channel, payload) pairs.
 
@@ -193,6 +236,13 @@ class EngineMasker:
         except MaskingError as err:
             raise MaskingFailed(str(err)) from None
         return result.body, result.masked
+
+    def mask_stream(self, attrs: RequestAttributes, body: bytes) -> BodyStream | None:
+        try:
+            batches = self.engine.mask_json_stream(body)
+        except MaskingError as err:
+            raise MaskingFailed(str(err)) from None
+        return _Batches(batches) if batches is not None else None
 
     def watch_stream(self, attrs: RequestAttributes) -> StreamMasker:
         return _Chunks(self.engine.watch_stream())
