@@ -82,7 +82,7 @@ class _Precheck:
     run on the strings that could have been escaped; ``NONE`` — nothing can be found.
     """
 
-    __slots__ = ("detect", "escapable", "hot", "known", "knownset", "text")
+    __slots__ = ("_memo", "detect", "escapable", "hot", "known", "knownset", "text")
 
     def __init__(self, detect: int, known: int, escapable: re.Pattern[str],
                  text: str | None = None, hot: frozenset[str] | None = None,
@@ -96,6 +96,7 @@ class _Precheck:
         #: Likewise for known values (``known`` is then ``ALL``): the strings in which the raw
         #: text spells one; strings holding a character JSON escapes are looked up as well.
         self.knownset = knownset
+        self._memo: dict[str, bool] = {}   # strings not in ``knownset``: keys repeat a lot
 
     def needs_known(self, s: str) -> bool:
         """Whether the known-values lookup could find anything in the string ``s``."""
@@ -104,9 +105,14 @@ class _Precheck:
             return False
         knownset = self.knownset
         if knownset is not None:
-            # (a string masked earlier in the walk is looked up again: it is no longer spelled
-            # as in the raw text)
-            return s in knownset or PREFIX in s or self.escapable.search(s) is not None
+            if s in knownset:
+                return True
+            memo = self._memo.get(s)
+            if memo is None:
+                # (a string masked earlier in the walk is looked up again: it is no longer
+                # spelled as in the raw text)
+                memo = self._memo[s] = PREFIX in s or self.escapable.search(s) is not None
+            return memo
         return known == ALL or self.escapable.search(s) is not None
 
 
