@@ -348,3 +348,14 @@ def test_orjson_round_trip_keeps_order_and_values(masker: Masker) -> None:
     out = masker.mask_json(orjson.dumps(doc)).body
     assert list(loads(out)["data"]) == ["z", "a"]
     assert list(loads(out)["metadata"]["labels"]) == ["b", "a"]
+
+
+def test_a_watch_event_whose_object_is_not_an_object_is_walked_as_it_is(masker: Masker) -> None:
+    """``{"kind": "WatchEvent", "object": null}`` (or a string) used to raise AttributeError
+    inside the walker (a 500 to the agent); it is an object like any other."""
+    for obj in (None, "token=ghp_" + "a1B2" * 9, ["x", {"password": "hunter2hunter2"}]):
+        body = orjson.dumps({"kind": "WatchEvent", "type": "ADDED", "object": obj})
+        out = orjson.loads(masker.mask_json(body).body)
+        assert out["type"] == "ADDED"
+        assert "ghp_" + "a1B2" * 9 not in orjson.dumps(out).decode()
+        assert "hunter2hunter2" not in orjson.dumps(out).decode()

@@ -371,8 +371,8 @@ class ObjectMasker:
             kind = kind_hint
         if kind == "Table":
             return self._table(d, pre)
-        if kind == "WatchEvent" or (kind is None and "type" in d and isinstance(
-                d.get("object"), dict) and "metadata" not in d):
+        if isinstance(d.get("object"), dict) and (kind == "WatchEvent" or (
+                kind is None and "type" in d and "metadata" not in d)):
             n = self._strings_of(d, ("type",), pre)
             return n + self._document(d["object"], None, pre)
         items = d.get("items")
