@@ -22,6 +22,8 @@ from typing import cast
 
 import httptools
 
+from kgate.proxy import headers as hdr
+
 MAX_HEAD = 64 * 1024
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
@@ -55,7 +57,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def _reset(self) -> None:
         self.status = 0
-        self.headers: list[tuple[str, str]] = []
+        self.headers: hdr.Headers = ()  # the reply's, once its head is complete
+        self._fields: list[tuple[str, str]] = []
         self.complete = False
         self.keep_alive = False
         self._head_done = False
@@ -207,19 +210,19 @@ class UpstreamConnection(asyncio.Protocol):
         if self._head_size > MAX_HEAD:
             self._error = f"reply head larger than {MAX_HEAD // 1024} KiB"
             raise ValueError(self._error)
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self._fields.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
         if 100 <= status < 200 and status != 101:
-            self.headers = []  # an interim reply (100 Continue, 103): the real one follows
+            self._fields = []  # an interim reply (100 Continue, 103): the real one follows
             self._head_size = self._head_fed = 0
             return
         self.status = status
         self._head_done = True
-        names = {k.lower() for k, _ in self.headers}
+        self.headers = fields = hdr.Fields(self._fields)
         self._close_delimited = (
-            "content-length" not in names and "transfer-encoding" not in names
+            "content-length" not in fields.by_name and "transfer-encoding" not in fields.by_name
             and status not in (204, 304) and not self._skip_body)
         if self._skip_body:  # a HEAD request's reply has no body, whatever it announces
             self.complete = True

@@ -29,6 +29,7 @@ from typing import cast
 
 import httptools
 
+from kgate.proxy import headers as hdr
 from kgate.proxy.errors import Refusal
 from kgate.proxy.lean.downstream import LeanDownstream
 from kgate.proxy.lean.http1 import MAX_HEAD, MAX_HEADERS, BadRequest, check_head, error_reply
@@ -201,9 +202,10 @@ class AgentConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         parser = self._parser
         target = b"".join(self._url).decode("latin-1")
-        check_head(target, self._fields, parser.should_upgrade())
+        fields = hdr.Fields(self._fields)
+        check_head(target, fields, parser.should_upgrade())
         self._in_head = False
-        down = LeanDownstream(self, parser.get_method().decode("ascii"), target, self._fields,
+        down = LeanDownstream(self, parser.get_method().decode("ascii"), target, fields,
                               keep_alive=parser.should_keep_alive(),
                               http11=parser.get_http_version() == "1.1")
         self._receiving = self._last = down
