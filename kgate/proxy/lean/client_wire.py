@@ -65,6 +65,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._head_size = 0  # header names and values so far
         self._head_fed = 0  # bytes fed while the head was incomplete (the head and more)
         self._received = False
+        self._late = False
         self._skip_body = False
         self._close_delimited = False
         self._error: str | None = None
@@ -92,8 +93,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- one exchange ----------------------------------------------------------------------
 
-    async def exchange(self, head: bytes, body: bytes | None, *, is_head: bool) -> None:
-        """Write the request, wait for the reply head (``Broken`` if it cannot come)."""
+    async def exchange(self, head: bytes, body: bytes | None, *, is_head: bool,
+                       deadline: float | None = None) -> None:
+        """Write the request, wait for the reply head (``Broken`` if it cannot come;
+        ``TimeoutError`` if it has not come by ``deadline``, in the loop's time)."""
         assert self._transport is not None and not self._busy
         self._reset()
         self._busy = True
@@ -101,8 +104,28 @@ class UpstreamConnection(asyncio.Protocol):
         if self._lost or self._transport.is_closing():
             raise Broken("the connection was closed", received=False)
         self._transport.write(head + body if body else head)
-        while not self._head_done:
-            await self._wait()
+        timer = None if deadline is None else \
+            asyncio.get_running_loop().call_at(deadline, self._head_late)
+        try:
+            while not self._head_done:
+                await self._wait()
+                if self._late and not self._head_done:
+                    raise TimeoutError
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _head_late(self) -> None:
+        self._late = True
+        self._wake()
+
+    def take_body(self) -> bytes:
+        """All of a complete reply's (still encoded) body at once."""
+        pieces = self._body
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()
+        self._buffered = 0
+        return body
 
     async def next_piece(self) -> bytes | None:
         """The next piece of the (still encoded) body; ``None`` at its end."""
