@@ -199,7 +199,6 @@ class LeanUpstream:
 
     credentials = auth
 
-
     async def close(self) -> None:
         """Close the pool and end any reply still streaming (as aiohttp's session did)."""
         self._closed = True
