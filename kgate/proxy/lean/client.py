@@ -40,8 +40,11 @@ from kgate.upstream_config import UpstreamSettings
 
 CONNECT_TIMEOUT = 10.0
 HEAD_TIMEOUT = 120.0
-#: Idle connections kept for reuse; more are closed when their reply ends.
-MAX_IDLE = 32
+#: Idle connections kept for reuse; more are closed when their reply ends. Each concurrent
+#: agent call holds a connection of its own (HTTP/1.1), so the pool must keep as many as an agent
+#: runs at once: past the bound every reply closes its connection and the next call pays a TLS
+#: handshake (64 connections of small GETs: 714 -> 447 µs of CPU per call going from 32 to 128).
+MAX_IDLE = 128
 #: An idle connection older than this is closed rather than reused (load balancers and API
 #: servers drop idle connections; a replay is only possible for safe requests).
 IDLE_TTL = 60.0
