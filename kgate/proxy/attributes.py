@@ -138,7 +138,7 @@ def parse_request(method: str, raw_path: str, raw_query: str = "") -> RequestAtt
         attrs = _parse(method, raw_path, raw_query)
         if len(raw_path) + len(raw_query) <= _CACHE_KEY_MAX:
             if len(_cache) >= _CACHE_SIZE:
-                del _cache[next(iter(_cache))]  # the oldest entry
+                _cache.pop(next(iter(_cache), key), None)  # the oldest entry
             _cache[key] = attrs
     return attrs
 
