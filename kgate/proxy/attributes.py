@@ -12,7 +12,7 @@ No I/O here: this runs on every request and is tested exhaustively.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
 _API_PREFIXES = ("api", "apis")
@@ -27,6 +27,12 @@ _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
 # Encoded forms that would decode to a separator, a dot segment or a NUL.
 _FORBIDDEN_ENCODINGS = ("%2f", "%2e", "%5c", "%00")
+#: ``parse_request`` results kept for reuse: an agent repeats the same few calls (a poll, a
+#: list), and parsing costs more than the rest of the request's bookkeeping. Keys are the raw
+#: method, path and query; longer ones are parsed every time, so the cache stays small.
+_CACHE_SIZE = 1024
+_CACHE_KEY_MAX = 512
+_cache: dict[tuple[str, str, str], RequestAttributes] = {}
 
 
 class NonCanonicalPath(ValueError):
@@ -122,24 +128,44 @@ def _name_from_field_selector(selector: str) -> str:
 
 
 def parse_request(method: str, raw_path: str, raw_query: str = "") -> RequestAttributes:
-    """Derive the request attributes from the HTTP method, the raw path and the raw query."""
+    """Derive the request attributes from the HTTP method, the raw path and the raw query.
+
+    Pure, and the result is immutable: a repeated request gets the attributes parsed the first
+    time (refused paths are not kept; they are refused again each time)."""
+    key = (method, raw_path, raw_query)
+    attrs = _cache.get(key)
+    if attrs is None:
+        attrs = _parse(method, raw_path, raw_query)
+        if len(raw_path) + len(raw_query) <= _CACHE_KEY_MAX:
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.pop(next(iter(_cache), key), None)  # the oldest entry
+            _cache[key] = attrs
+    return attrs
+
+
+def _parse(method: str, raw_path: str, raw_query: str) -> RequestAttributes:
     check_canonical(raw_path)
     method = method.upper()
-    parts = [unquote(p) for p in raw_path.strip("/").split("/") if p]
+    parts = [unquote(p) if "%" in p else p for p in raw_path.strip("/").split("/") if p]
     path = "/" + "/".join(parts)
-    query = parse_qs(raw_query, keep_blank_values=True)
+    query = parse_qs(raw_query, keep_blank_values=True) if raw_query else {}
     field_selector = _first(query, "fieldSelector")
-    common = RequestAttributes(
-        method=method, path=path, is_resource=False, verb=method.lower(),
-        dry_run=bool(query.get("dryRun")), field_manager=_first(query, "fieldManager"),
-        label_selector=_first(query, "labelSelector"), field_selector=field_selector)
+    dry_run = bool(query.get("dryRun"))
+    field_manager = _first(query, "fieldManager")
+    label_selector = _first(query, "labelSelector")
     if len(parts) < 3 or parts[0] not in _API_PREFIXES:
-        return common
+        return RequestAttributes(
+            method=method, path=path, is_resource=False, verb=method.lower(), dry_run=dry_run,
+            field_manager=field_manager, label_selector=label_selector,
+            field_selector=field_selector)
     prefix, rest = parts[0], parts[1:]
     group = ""
     if prefix not in _GROUPLESS_PREFIXES:
         if len(rest) < 3:
-            return common
+            return RequestAttributes(
+                method=method, path=path, is_resource=False, verb=method.lower(),
+                dry_run=dry_run, field_manager=field_manager, label_selector=label_selector,
+                field_selector=field_selector)
         group, rest = rest[0], rest[1:]
     version, rest = rest[0], rest[1:]
 
@@ -170,7 +196,8 @@ def parse_request(method: str, raw_path: str, raw_query: str = "") -> RequestAtt
     if group == "" and resource == "pods" and subresource in _STREAM_SUBRESOURCES:
         verb = "create"
 
-    return replace(
-        common, is_resource=True, verb=verb, api_prefix=prefix, api_group=group,
-        api_version=version, namespace=namespace, resource=resource, subresource=subresource,
-        name=name)
+    return RequestAttributes(
+        method=method, path=path, is_resource=True, verb=verb, api_prefix=prefix,
+        api_group=group, api_version=version, namespace=namespace, resource=resource,
+        subresource=subresource, name=name, dry_run=dry_run, field_manager=field_manager,
+        label_selector=label_selector, field_selector=field_selector)

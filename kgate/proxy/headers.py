@@ -21,8 +21,27 @@ JSON = "application/json"
 _UPGRADE_ONLY = ("sec-websocket-", "http2-settings")
 
 
+class Fields(tuple[tuple[str, str], ...]):
+    """Header fields as received (immutable), with a by-name index of each name's first value
+    built once: the pipeline asks a request for a dozen headers by name, and a scan that
+    lowercases every name per question costs more than the index."""
+
+    by_name: dict[str, str]
+
+    def __new__(cls, fields: Iterable[tuple[str, str]]) -> Fields:
+        self = super().__new__(cls, fields)
+        index: dict[str, str] = {}
+        for key, value in self:
+            index.setdefault(key.lower(), value)
+        self.by_name = index
+        return self
+
+
 def get(headers: Headers, name: str) -> str | None:
+    """The first value of header ``name`` (any case), or None."""
     name = name.lower()
+    if type(headers) is Fields:
+        return headers.by_name.get(name)
     for key, value in headers:
         if key.lower() == name:
             return value
@@ -34,7 +53,12 @@ def is_upgrade(headers: Headers) -> bool:
     return "upgrade" in _connection_tokens(headers) and bool(get(headers, "upgrade"))
 
 
-def _connection_tokens(headers: Headers) -> set[str]:
+_NO_TOKENS: frozenset[str] = frozenset()
+
+
+def _connection_tokens(headers: Headers) -> frozenset[str] | set[str]:
+    if type(headers) is Fields and "connection" not in headers.by_name:
+        return _NO_TOKENS
     tokens: set[str] = set()
     for key, value in headers:
         if key.lower() == "connection":
@@ -42,23 +66,42 @@ def _connection_tokens(headers: Headers) -> set[str]:
     return tokens
 
 
-def _strip(headers: Headers, drop: Iterable[str]) -> list[tuple[str, str]]:
-    dropped = set(drop) | HOP_BY_HOP | _connection_tokens(headers)
+_REQUEST_DROPPED = _REQUEST_DROP | HOP_BY_HOP
+_RESPONSE_DROPPED = _RESPONSE_DROP | HOP_BY_HOP
+
+
+def _strip(headers: Headers, dropped: frozenset[str]) -> list[tuple[str, str]]:
+    tokens = _connection_tokens(headers)
+    if tokens:
+        dropped = dropped | tokens
     return [(k, v) for k, v in headers if k.lower() not in dropped]
 
 
 def request_headers(headers: Headers, *, rewrite_accept: bool) -> list[tuple[str, str]]:
     """Headers to send upstream for a plain (non-upgrade) request: nothing of an upgrade
     handshake goes with it, whatever the agent sent."""
-    return [(k, v) for k, v in _forwarded(headers, rewrite_accept)
-            if not k.lower().startswith(_UPGRADE_ONLY)]
+    return _forwarded(headers, rewrite_accept, plain=True)
 
 
-def _forwarded(headers: Headers, rewrite_accept: bool) -> list[tuple[str, str]]:
-    out = _strip(headers, _REQUEST_DROP)
+def _forwarded(headers: Headers, rewrite_accept: bool, plain: bool = False
+               ) -> list[tuple[str, str]]:
+    """One pass: dropped and hop-by-hop names out, ``Accept`` (its first value) rewritten and
+    moved last, and for a plain request the upgrade-only handshake headers out too."""
+    tokens = _connection_tokens(headers)
+    dropped = _REQUEST_DROPPED | tokens if tokens else _REQUEST_DROPPED
+    out: list[tuple[str, str]] = []
+    accept: str | None = None
+    seen_accept = False
+    for key, value in headers:
+        lowered = key.lower()
+        if lowered in dropped or (plain and lowered.startswith(_UPGRADE_ONLY)):
+            continue
+        if rewrite_accept and lowered == "accept":
+            if not seen_accept:
+                accept, seen_accept = value, True
+            continue
+        out.append((key, value))
     if rewrite_accept:
-        accept = get(out, "accept")
-        out = [(k, v) for k, v in out if k.lower() != "accept"]
         out.append(("Accept", json_accept(accept)))
     return out
 
@@ -78,11 +121,27 @@ def upgrade_request_headers(headers: Headers) -> list[tuple[str, str]]:
 
 def response_headers(headers: Headers) -> list[tuple[str, str]]:
     """Upstream reply headers worth passing to the agent (length/encoding are recomputed)."""
-    return _strip(headers, _RESPONSE_DROP)
+    return _strip(headers, _RESPONSE_DROPPED)
+
+
+#: ``json_accept`` results by ``Accept`` value: a client sends the same few, and each is
+#: split and rebuilt on every request otherwise. Bounded; long values are not kept.
+_ACCEPTS: dict[str | None, str] = {}
 
 
 def json_accept(accept: str | None) -> str:
     """Keep the JSON entries of ``accept`` (incl. ``as=Table``), drop protobuf, CBOR and YAML."""
+    done = _ACCEPTS.get(accept)
+    if done is None:
+        done = _json_accept(accept)
+        if accept is None or len(accept) <= 512:
+            if len(_ACCEPTS) >= 256:
+                _ACCEPTS.clear()
+            _ACCEPTS[accept] = done
+    return done
+
+
+def _json_accept(accept: str | None) -> str:
     kept: list[str] = []
     for entry in (accept or "").split(","):
         entry = entry.strip()

@@ -136,3 +136,25 @@ def test_stream_flags() -> None:
     assert parse_request("GET", "/api/v1/namespaces/n/pods/p/log", "").is_pod_logs
     assert parse_request("GET", "/api/v1/pods", "watch=1").is_watch
     assert not parse_request("GET", "/apis/x/v1/namespaces/n/pods/p/exec", "").is_exec_like
+
+
+def test_a_repeated_request_is_parsed_the_same_and_a_bad_path_is_refused_every_time() -> None:
+    first = parse_request("GET", "/api/v1/namespaces/ns/secrets", "watch=1")
+    again = parse_request("GET", "/api/v1/namespaces/ns/secrets", "watch=1")
+    assert again == first and again.verb == "watch"
+    assert parse_request("get", "/api/v1/namespaces/ns/secrets", "").verb == "list"
+    for _ in range(2):
+        with pytest.raises(NonCanonicalPath):
+            parse_request("GET", "/api/v1/namespaces/ns/../kube-system/secrets")
+
+
+def test_the_parse_cache_stays_bounded_and_answers_each_path_for_itself() -> None:
+    from kgate.proxy import attributes
+
+    for i in range(attributes._CACHE_SIZE * 2):
+        attrs = parse_request("GET", f"/api/v1/namespaces/ns/configmaps/cm-{i}")
+        assert attrs.name == f"cm-{i}"
+        assert len(attributes._cache) <= attributes._CACHE_SIZE
+    long_name = "x" * attributes._CACHE_KEY_MAX
+    assert parse_request("GET", f"/api/v1/namespaces/ns/pods/{long_name}").name == long_name
+    assert all(len(key[1]) <= attributes._CACHE_KEY_MAX for key in attributes._cache)

@@ -145,3 +145,25 @@ def test_channel_codecs() -> None:
     assert text.split(Message(OP_TEXT, encoded)) == (1, b"out")
     assert text.join(1, b"out") == (OP_TEXT, encoded)
     assert text.split(Message(OP_TEXT, b"x!!")) is None
+
+
+@pytest.mark.parametrize("fields", [
+    [("Host", "h"), ("Authorization", "Bearer t"), ("Accept", "application/json"),
+     ("accept", "application/yaml")],
+    [("Connection", "keep-alive, X-Drop"), ("X-Drop", "1"), ("Upgrade", "websocket"),
+     ("connection", "Upgrade"), ("Sec-WebSocket-Key", "k"), ("Content-Type", "text/plain")],
+    [("Transfer-Encoding", "chunked"), ("Content-Length", "3"), ("Set-Cookie", "a=b"),
+     ("Content-Encoding", "gzip"), ("X-Keep", "yes")],
+    [],
+])
+def test_indexed_header_fields_answer_exactly_like_a_plain_list(
+        fields: list[tuple[str, str]]) -> None:
+    indexed = hdr.Fields(fields)
+    for name in ("accept", "ACCEPT", "connection", "upgrade", "x-drop", "content-length", "nope"):
+        assert hdr.get(indexed, name) == hdr.get(fields, name)
+    assert hdr.is_upgrade(indexed) == hdr.is_upgrade(fields)
+    for rewrite in (True, False):
+        assert hdr.request_headers(indexed, rewrite_accept=rewrite) == \
+            hdr.request_headers(fields, rewrite_accept=rewrite)
+    assert hdr.upgrade_request_headers(indexed) == hdr.upgrade_request_headers(fields)
+    assert hdr.response_headers(indexed) == hdr.response_headers(fields)

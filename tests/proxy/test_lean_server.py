@@ -426,3 +426,28 @@ def test_head_announces_no_body_and_the_connection_stays_usable(lean: Proxied) -
         # No body bytes follow a HEAD reply: the next reply starts right here.
         sock.sendall(_get(lean, "/version"))
         assert _read_reply(f)[0] == 200
+
+
+def test_the_heap_is_trimmed_once_large_replies_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a burst of large replies, one trim once the proxy has been quiet; none for small
+    replies, none while large ones keep coming."""
+    import asyncio
+
+    from kgate.proxy.lean import runtime
+
+    trims: list[int] = []
+    monkeypatch.setattr(runtime, "TRIM_IDLE", 0.2)
+    monkeypatch.setattr(runtime._trimmer, "malloc_trim", lambda pad: trims.append(pad) or 1)
+
+    async def burst() -> None:
+        runtime.large_reply(runtime.TRIM_AFTER - 1)
+        await asyncio.sleep(0.3)
+        assert trims == []  # a small reply never trims
+        for _ in range(4):
+            runtime.large_reply(runtime.TRIM_AFTER)
+            await asyncio.sleep(0.1)
+        assert trims == []  # still busy with large replies
+        await asyncio.sleep(0.3)
+        assert trims == [0]
+
+    asyncio.run(burst())

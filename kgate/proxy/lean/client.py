@@ -40,8 +40,11 @@ from kgate.upstream_config import UpstreamSettings
 
 CONNECT_TIMEOUT = 10.0
 HEAD_TIMEOUT = 120.0
-#: Idle connections kept for reuse; more are closed when their reply ends.
-MAX_IDLE = 32
+#: Idle connections kept for reuse; more are closed when their reply ends. Each concurrent
+#: agent call holds a connection of its own (HTTP/1.1), so the pool must keep as many as an agent
+#: runs at once: past the bound every reply closes its connection and the next call pays a TLS
+#: handshake (64 connections of small GETs: 714 -> 447 µs of CPU per call going from 32 to 128).
+MAX_IDLE = 128
 #: An idle connection older than this is closed rather than reused (load balancers and API
 #: servers drop idle connections; a replay is only possible for safe requests).
 IDLE_TTL = 60.0
@@ -89,6 +92,15 @@ class LeanResponse:
         self.close()  # read completely: the connection may serve the next request
 
     async def read(self, limit: int) -> bytes:
+        conn = self._conn
+        if conn is not None and self._inflater is None and conn.complete:
+            # The whole reply is in (a small one comes with its head): take it at once.
+            body = conn.take_body()
+            self.close()
+            if len(body) > limit:
+                raise UpstreamError(502, f"the reply from {self._client.name} is larger than "
+                                         f"{limit // (1024 * 1024)} MiB")
+            return body
         parts: list[bytes] = []
         size = 0
         async for chunk in self.chunks():
@@ -181,16 +193,14 @@ class LeanUpstream:
         # Every open connection, idle or carrying a reply: ``close`` ends them all.
         self._all: weakref.WeakSet[UpstreamConnection] = weakref.WeakSet()
         self._closed = False
+        #: How messages name the API server.
+        self.name = f"{settings.server} (context {settings.context})"
 
     @property
     def auth(self) -> UpstreamAuth:
         return self._auth
 
     credentials = auth
-
-    @property
-    def name(self) -> str:
-        return f"{self.settings.server} (context {self.settings.context})"
 
     async def close(self) -> None:
         """Close the pool and end any reply still streaming (as aiohttp's session did)."""
@@ -207,14 +217,18 @@ class LeanUpstream:
         method = request.method.upper()
         replays = 1 if method in _REPLAYABLE else 0
         fresh = False
+        loop = asyncio.get_running_loop()
         while True:
             conn = None if fresh else self._take(ctx)
             reused = conn is not None
+            # One bound for connecting and the reply head; a pooled connection's exchange
+            # keeps it with a timer of its own (cheaper than a timeout context per request).
+            deadline = loop.time() + HEAD_TIMEOUT
             try:
-                async with asyncio.timeout(HEAD_TIMEOUT):
-                    if conn is None:
+                if conn is None:
+                    async with asyncio.timeout_at(deadline):
                         conn = await self._connect(ctx)
-                    await conn.exchange(head, body, is_head=method == "HEAD")
+                await conn.exchange(head, body, is_head=method == "HEAD", deadline=deadline)
             except TimeoutError as err:
                 if conn is not None:
                     conn.abort()

@@ -22,6 +22,8 @@ from typing import cast
 
 import httptools
 
+from kgate.proxy import headers as hdr
+
 MAX_HEAD = 64 * 1024
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
@@ -55,13 +57,15 @@ class UpstreamConnection(asyncio.Protocol):
 
     def _reset(self) -> None:
         self.status = 0
-        self.headers: list[tuple[str, str]] = []
+        self.headers: hdr.Headers = ()  # the reply's, once its head is complete
+        self._fields: list[tuple[str, str]] = []
         self.complete = False
         self.keep_alive = False
         self._head_done = False
         self._head_size = 0  # header names and values so far
         self._head_fed = 0  # bytes fed while the head was incomplete (the head and more)
         self._received = False
+        self._late = False
         self._skip_body = False
         self._close_delimited = False
         self._error: str | None = None
@@ -89,8 +93,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- one exchange ----------------------------------------------------------------------
 
-    async def exchange(self, head: bytes, body: bytes | None, *, is_head: bool) -> None:
-        """Write the request, wait for the reply head (``Broken`` if it cannot come)."""
+    async def exchange(self, head: bytes, body: bytes | None, *, is_head: bool,
+                       deadline: float | None = None) -> None:
+        """Write the request, wait for the reply head (``Broken`` if it cannot come;
+        ``TimeoutError`` if it has not come by ``deadline``, in the loop's time)."""
         assert self._transport is not None and not self._busy
         self._reset()
         self._busy = True
@@ -98,8 +104,28 @@ class UpstreamConnection(asyncio.Protocol):
         if self._lost or self._transport.is_closing():
             raise Broken("the connection was closed", received=False)
         self._transport.write(head + body if body else head)
-        while not self._head_done:
-            await self._wait()
+        timer = None if deadline is None else \
+            asyncio.get_running_loop().call_at(deadline, self._head_late)
+        try:
+            while not self._head_done:
+                await self._wait()
+                if self._late and not self._head_done:
+                    raise TimeoutError
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _head_late(self) -> None:
+        self._late = True
+        self._wake()
+
+    def take_body(self) -> bytes:
+        """All of a complete reply's (still encoded) body at once."""
+        pieces = self._body
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()
+        self._buffered = 0
+        return body
 
     async def next_piece(self) -> bytes | None:
         """The next piece of the (still encoded) body; ``None`` at its end."""
@@ -207,19 +233,19 @@ class UpstreamConnection(asyncio.Protocol):
         if self._head_size > MAX_HEAD:
             self._error = f"reply head larger than {MAX_HEAD // 1024} KiB"
             raise ValueError(self._error)
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self._fields.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         status = self._parser.get_status_code()
         if 100 <= status < 200 and status != 101:
-            self.headers = []  # an interim reply (100 Continue, 103): the real one follows
+            self._fields = []  # an interim reply (100 Continue, 103): the real one follows
             self._head_size = self._head_fed = 0
             return
         self.status = status
         self._head_done = True
-        names = {k.lower() for k, _ in self.headers}
+        self.headers = fields = hdr.Fields(self._fields)
         self._close_delimited = (
-            "content-length" not in names and "transfer-encoding" not in names
+            "content-length" not in fields.by_name and "transfer-encoding" not in fields.by_name
             and status not in (204, 304) and not self._skip_body)
         if self._skip_body:  # a HEAD request's reply has no body, whatever it announces
             self.complete = True

@@ -29,6 +29,7 @@ from typing import cast
 
 import httptools
 
+from kgate.proxy import headers as hdr
 from kgate.proxy.errors import Refusal
 from kgate.proxy.lean.downstream import LeanDownstream
 from kgate.proxy.lean.http1 import MAX_HEAD, MAX_HEADERS, BadRequest, check_head, error_reply
@@ -41,6 +42,8 @@ WRITE_HIGH = 256 * 1024
 #: Held bytes (unparsed pipelined data, an unread body, relay input) above which reading pauses.
 READ_HIGH = 256 * 1024
 _STATUS_HEADERS = (("Content-Type", "application/json"),)
+#: A timer this close to its deadline counts as due (libuv's timers are millisecond-grained).
+_EARLY = 0.01
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,10 @@ class AgentConnection(asyncio.Protocol):
         self._reading_paused = False
         self._writing_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
+        # One timer, re-armed only when it fires early or must fire sooner (see ``_arm``).
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._deadline: float | None = None
         self._shutting_down = False
         self.closed = False
 
@@ -106,6 +112,9 @@ class AgentConnection(asyncio.Protocol):
         # else: ``_done`` leaves the registry: the server's stop waits for a running exchange
         # (its record goes into the log before the log is sealed) even after the agent left.
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for waiter in self._drain_waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -178,6 +187,10 @@ class AgentConnection(asyncio.Protocol):
             self._refuse(cause if isinstance(cause, BadRequest)
                          else BadRequest(400, "malformed HTTP request"))
             return
+        if self._in_head and not was_in_head and self._active is None:
+            # A head began and is not complete yet: it has ``head`` seconds to be. (One that
+            # completes within the bytes that began it never arms this.)
+            self._arm(self.timeouts.head)
         if self._in_head and was_in_head:
             # llhttp keeps a partial field to itself: count what arrives while the head is open.
             self._head_size += len(data)
@@ -188,8 +201,6 @@ class AgentConnection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._url, self._fields, self._head_size, self._in_head = [], [], 0, True
-        if self._active is None:
-            self._arm(self.timeouts.head)
 
     def on_url(self, url: bytes) -> None:
         self._url.append(url)
@@ -204,9 +215,10 @@ class AgentConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         parser = self._parser
         target = b"".join(self._url).decode("latin-1")
-        check_head(target, self._fields, parser.should_upgrade())
+        fields = hdr.Fields(self._fields)
+        check_head(target, fields, parser.should_upgrade())
         self._in_head = False
-        down = LeanDownstream(self, parser.get_method().decode("ascii"), target, self._fields,
+        down = LeanDownstream(self, parser.get_method().decode("ascii"), target, fields,
                               keep_alive=parser.should_keep_alive(),
                               http11=parser.get_http_version() == "1.1")
         self._receiving = self._last = down
@@ -323,17 +335,28 @@ class AgentConnection(asyncio.Protocol):
                 transport.resume_reading()
 
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._timer = self._loop.call_later(seconds, self._timed_out)
+        """Time out ``seconds`` from now. A keep-alive connection arms and disarms this for
+        every request: the deadline moves, and the timer is only re-armed when it would fire
+        too late; firing early, it re-arms itself for the deadline."""
+        deadline = self._loop.time() + seconds
+        self._deadline = deadline
+        if self._timer is None or self._timer_at > deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._timed_out)
+            self._timer_at = deadline
 
     def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = None
 
     def _timed_out(self) -> None:
         self._timer = None
-        if self._active is not None or self.closed:
+        deadline = self._deadline
+        if deadline is None or self._active is not None or self.closed:
+            return
+        if self._loop.time() < deadline - _EARLY:
+            self._timer = self._loop.call_at(deadline, self._timed_out)
+            self._timer_at = deadline
             return
         if self._in_head:
             log.debug("kgate: dropped a connection whose request head did not arrive in time")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from kgate.proxy import headers as hdr
 from kgate.proxy.engine import FrameMasker, StreamRecorder, UpgradedStream
 from kgate.proxy.errors import Refusal
-from kgate.proxy.lean import http1
+from kgate.proxy.lean import http1, runtime
 from kgate.proxy.lean.raw import relay_raw
 from kgate.proxy.lean.websocket import handshake, relay_websocket
 from kgate.proxy.spdy import ExecFilter
@@ -55,6 +55,7 @@ class LeanDownstream:
         self._state = _NEW
         self._chunked = False
         self._bodyless = False
+        self._sent = 0  # body bytes of a streamed reply
 
     # ------------------------------------------------------------ fed by the connection
 
@@ -140,6 +141,7 @@ class LeanDownstream:
         self._connection_header(out)
         data = http1.head(status, out)
         await self._conn.send(data + body if bodied else data)
+        runtime.large_reply(len(body))
 
     async def start(self, status: int, headers: hdr.Headers) -> None:
         if self._state != _NEW:
@@ -170,12 +172,14 @@ class LeanDownstream:
         if self._state != _STREAMING:
             raise RuntimeError("write before start or after finish")
         if chunk and not self._bodyless:
+            self._sent += len(chunk)
             await self._conn.send(http1.chunk(chunk) if self._chunked else chunk)
 
     async def finish(self) -> None:
         if self._state != _STREAMING:
             return
         self._state = _DONE
+        runtime.large_reply(self._sent)
         if self._chunked:
             await self._conn.send(http1.LAST_CHUNK)
 

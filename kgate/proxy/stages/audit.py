@@ -212,7 +212,10 @@ class SessionLogAudit:
 
 
 def request_fields(ex: Exchange, body_cap: int = BODY_CAP) -> dict[str, Any]:
-    """One request record: what was asked, what kgate decided, what came back (no values)."""
+    """One request record: what was asked, what kgate decided, what came back (no values).
+
+    Written out field by field (no tables of optional keys): this runs for every call, on the
+    log's writer thread, and the key set it yields is the record format."""
     out: dict[str, Any] = {"t": round(ex.started, 6), "method": ex.method, "path": ex.raw_path,
                            "status": ex.status, "decision": ex.decision, "id": ex.id}
     if ex.ended is not None:
@@ -220,28 +223,48 @@ def request_fields(ex: Exchange, body_cap: int = BODY_CAP) -> dict[str, Any]:
     a = ex.attributes
     if a is not None:
         out["verb"] = a.verb
-        for key, value in (("group", a.api_group), ("version", a.api_version),
-                           ("resource", a.resource), ("subresource", a.subresource),
-                           ("namespace", a.namespace), ("name", a.name),
-                           ("label_selector", a.label_selector),
-                           ("field_selector", a.field_selector)):
-            if value:
-                out[key] = value
+        if a.api_group:
+            out["group"] = a.api_group
+        if a.api_version:
+            out["version"] = a.api_version
+        if a.resource:
+            out["resource"] = a.resource
+        if a.subresource:
+            out["subresource"] = a.subresource
+        if a.namespace:
+            out["namespace"] = a.namespace
+        if a.name:
+            out["name"] = a.name
+        if a.label_selector:
+            out["label_selector"] = a.label_selector
+        if a.field_selector:
+            out["field_selector"] = a.field_selector
         if a.dry_run:
             out["dry_run"] = True
-    optional: tuple[tuple[str, str | int | None], ...] = (
-                       ("rule", ex.rule), ("message", ex.message),
-                       ("command", ex.kubectl_command), ("kubectl_session", ex.kubectl_session),
-                       ("impersonate", ex.impersonate_user), ("hold", ex.hold_id),
-                       ("approval", ex.approved_by), ("recording", ex.recording),
-                       ("upstream_status", ex.upstream_status))
-    for key, maybe in optional:
-        if maybe is not None:
-            out[key] = maybe
-    for key, number in (("bytes_in", ex.bytes_in), ("bytes_out", ex.bytes_out),
-                        ("masked", ex.masked)):
-        if number:
-            out[key] = number
+    if ex.rule is not None:
+        out["rule"] = ex.rule
+    if ex.message is not None:
+        out["message"] = ex.message
+    if ex.kubectl_command is not None:
+        out["command"] = ex.kubectl_command
+    if ex.kubectl_session is not None:
+        out["kubectl_session"] = ex.kubectl_session
+    if ex.impersonate_user is not None:
+        out["impersonate"] = ex.impersonate_user
+    if ex.hold_id is not None:
+        out["hold"] = ex.hold_id
+    if ex.approved_by is not None:
+        out["approval"] = ex.approved_by
+    if ex.recording is not None:
+        out["recording"] = ex.recording
+    if ex.upstream_status is not None:
+        out["upstream_status"] = ex.upstream_status
+    if ex.bytes_in:
+        out["bytes_in"] = ex.bytes_in
+    if ex.bytes_out:
+        out["bytes_out"] = ex.bytes_out
+    if ex.masked:
+        out["masked"] = ex.masked
     if ex.upgraded:
         out["upgraded"] = True
     if ex.body is not None:
