@@ -94,11 +94,14 @@ def mask_collection(
     mask_row: Callable[[Any, memoryview], int],
     learn: Callable[[Any, str | None], None] | None = None,
     mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
+    clean: Callable[[memoryview, str | None], bool] | None = None,
 ) -> tuple[bytes, int] | None:
     """Mask a List (``items``) or Table (``rows``) element by element.
 
     ``learn`` (optional) sees every element's Secret parts first; ``mask_envelope`` (optional)
-    masks the collection's own fields besides the elements (``metadata``, column definitions).
+    masks the collection's own fields besides the elements (``metadata``, column definitions);
+    ``clean`` (optional, ``clean.CleanCheck``) vouches from an element's raw JSON that masking
+    would change nothing: it is copied without being parsed.
     The maskers get each element's raw JSON too (for their pre-check). Returns ``None`` when
     ``body`` is not such a collection (the caller parses it whole); ``(body, 0)`` unchanged
     when nothing needed masking. Raises ``MaskingError`` on bad JSON.
@@ -153,6 +156,9 @@ def mask_collection(
             if j:
                 out.write(b",")
             view = memoryview(element)
+            if clean is not None and clean(view, item_kind):
+                out.write(view)   # provably nothing to mask: bytes as they came
+                continue
             try:
                 doc = _ANY.decode(view)
             except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):

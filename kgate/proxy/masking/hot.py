@@ -42,12 +42,19 @@ class HotStrings:
         # An anchor holding a character JSON must escape could hide behind the escape: no hot
         # set. ('/' may be escaped as well, and the assignment detector's ``\\u00`` anchor is
         # written ``\\\\u00`` in JSON: a raw form with ``\\u`` or ``\\/`` gets none, see ``scan``.)
+        #: Every anchor, lower-cased (``clean`` scans for them too).
+        self.anchors = frozenset(anchors)
         self._enabled = not settings.custom and not any(
             c in a.replace(b"\\u", b"") for a in anchors for c in b'"\\' + bytes(range(0x20)))
         self._ac = BytesAhoCorasick(sorted(anchors)) if anchors else None
         self._any = re.compile(b"|".join(re.escape(a) for a in sorted(anchors, key=len,
                                                                    reverse=True))) \
             if anchors else None
+
+    @property
+    def enabled(self) -> bool:
+        """False when the raw form can never vouch for its strings (custom detectors)."""
+        return self._enabled
 
     def scan(self, data: bytes) -> frozenset[str] | None:
         """The hot strings of ``data``; ``None`` if the raw form cannot vouch for its strings
@@ -75,7 +82,7 @@ class HotStrings:
         while i < n:
             _, s, e = matches[i]
             if escaped:
-                q0, q1 = _open_quote(data, s), _close_quote(data, e)
+                q0, q1 = open_quote(data, s), close_quote(data, e)
             else:
                 q0, q1 = rfind(b'"', 0, s), find(b'"', e)
             if q0 < 0 or q1 < 0:
@@ -121,7 +128,7 @@ def _escaped(data: bytes, quote: int) -> bool:
     return (quote - 1 - i) % 2 == 1
 
 
-def _open_quote(data: bytes, pos: int) -> int:
+def open_quote(data: bytes, pos: int) -> int:
     """The unescaped quote that opens the string holding ``pos`` (-1 if none)."""
     q = data.rfind(b'"', 0, pos)
     while q >= 0 and _escaped(data, q):
@@ -129,7 +136,7 @@ def _open_quote(data: bytes, pos: int) -> int:
     return q
 
 
-def _close_quote(data: bytes, pos: int) -> int:
+def close_quote(data: bytes, pos: int) -> int:
     """The unescaped quote that closes the string holding ``pos`` (-1 if none)."""
     q = data.find(b'"', pos)
     while q >= 0 and _escaped(data, q):

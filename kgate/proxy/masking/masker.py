@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from .bulk import dumps, mask_collection
+from .clean import CleanCheck
 from .detectors import TextScanner, key_is_sensitive
 from .hot import HotStrings
 from .known import KnownValues
@@ -74,6 +75,19 @@ def _collector_paused(size: int) -> Iterator[None]:
                 gc.enable()
 
 
+_SKIP = msgspec.json.Decoder(msgspec.Raw)
+
+
+def _valid(body: bytes) -> bool:
+    """Syntactically valid JSON (msgspec's skip-parse: no objects built). The pre-check's
+    reasoning holds for JSON only; anything else goes to ``_loads``, which refuses it."""
+    try:
+        _SKIP.decode(body)
+    except msgspec.DecodeError:
+        return False
+    return True
+
+
 def _loads(body: bytes) -> Any:
     # msgspec, not orjson, to parse: as fast, and it keeps integers beyond 64 bits exact where
     # orjson turns them into floats (a masked object must not change its other values).
@@ -122,7 +136,17 @@ class Masker:
                                   issued=self.issued,
                                   show_certificates=settings.show_certificates, hot=self._hot)
             self._walkers.walker = walker
+            self._walkers.clean = CleanCheck(settings, self._hot, scanner, self._seen)
         return walker
+
+    @property
+    def _clean(self) -> CleanCheck:
+        """This thread's raw-bytes pre-check (``clean.py``), sharing the walker's scanner."""
+        clean: CleanCheck | None = getattr(self._walkers, "clean", None)
+        if clean is None:
+            self._objects  # noqa: B018 - creates this thread's walker and its pre-check
+            clean = self._walkers.clean
+        return clean
 
     @property
     def known(self) -> KnownValues:
@@ -147,17 +171,20 @@ class Masker:
         if not body.strip():
             return MaskResult(body, 0)
         objects = self._objects
+        clean = self._clean
         with _collector_paused(len(body)):
             try:
                 if len(body) >= _BULK_MIN:
                     try:
                         done = mask_collection(body, objects.item, objects.row,
                                                learn=objects.learn_secrets,
-                                               mask_envelope=objects.envelope)
+                                               mask_envelope=objects.envelope, clean=clean)
                     finally:
                         objects.flush_learned()
                     if done is not None:
                         return MaskResult(*done)
+                if clean(body) and _valid(body):
+                    return MaskResult(body, 0)   # provably nothing to mask: not even parsed
                 doc = _loads(body)
                 n = objects.document(doc, raw=body)
             except RecursionError:

@@ -1,0 +1,323 @@
+"""A raw-bytes proof that the object walker would change nothing: such a reply (or List item) is
+copied as bytes, never decoded or walked (issue 15).
+
+Walking costs ~2 µs per key, so a 30 MB List masks at single-digit MB/s even when nothing in it
+is secret. ``CleanCheck`` looks at the raw JSON instead — substring tests and one Aho-Corasick
+pass over the lower-cased bytes — and says *clean* only when every way ``ObjectMasker``
+(``objects``) could change the object is ruled out. Anything it cannot vouch for is "not
+clean" and takes the full walk, so a wrong "not clean" costs speed, never a secret.
+
+Why it is sound — each thing that makes the walker change (or learn from) an object:
+
+* **Escapes that hide spelling.** A raw form with ``\\u`` or ``\\/`` is never clean. Any other
+  escape (``\\"``, ``\\\\``, ``\\n``…) stands for a quote, a backslash or a control character,
+  none of which occurs in an anchor or in a secret word, so every anchor of a decoded string is
+  spelled literally in the bytes (the argument of ``hot.py``).
+* **Detectors.** Each built-in detector needs an anchor in a string (``hot.py``); every string
+  holding one (value or key) is decoded and run through the same ``TextScanner`` the walker
+  uses; a hit → not clean. Custom detectors (no anchors) → never clean.
+* **Sensitive names.** ``key_is_sensitive`` needs a secret word, a suffix, a last word ``auth`` or
+  a ``… key`` pair (``keys``), all ASCII; the default ``secretEnvNames`` regex is a
+  case-insensitive alternation of ASCII words. Their anchors (``NAME_ANCHORS``) join the
+  automaton, and each string holding one is judged by its place: a map key → sensitive key; the
+  value of a ``name`` key → sensitive pair name *if* its object also has a ``value`` key; an array
+  element → a sensitive ``--flag`` (which also covers the argument after it); a list or map under
+  a sensitive key is covered by the key. With a custom env regex, or non-ASCII bytes (``(?i)``
+  matches ``K`` KELVIN SIGN for ``k``, ``ſ`` for ``s``), every ``"name": "…"`` value is decoded and
+  judged with the real regex instead.
+* **Known values** (``SeenValues``). ``contains_any`` over the raw text finds every value a string
+  spelled without escapes could hold (strings are delimited by quotes, which split tokens); each
+  string holding an escape is decoded and checked on its own.
+* **Always handled.** Secrets (``"Secret…"`` anywhere, a ``SecretList`` hint, a kindless object
+  with ``type`` and ``data``/``stringData`` unless the List names a plain kind and nothing in the
+  item has its own ``kind``), ConfigMap ``binaryData``, the last-applied annotation and strings
+  that start with ``{`` or ``[`` (walked as nested JSON) → not clean.
+* **Validity.** The caller hands in JSON whose syntax msgspec checked (``bulk``'s element views,
+  ``Masker.mask_json``'s skip-parse); non-ASCII bytes must decode as UTF-8 here.
+
+Nothing is learned from a clean object: the walker only learns what it masks, and a clean object
+holds no Secret whose values ``learn_secrets`` would take.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+
+import orjson
+from ahocorasick_rs import BytesAhoCorasick
+
+from .detectors import TextScanner
+from .hot import DENSE_MATCHES, DENSE_SAMPLE, HotStrings, close_quote, open_quote
+from .keys import _SECRET_PAIRS, _SECRET_SUFFIXES, _SECRET_WORDS, key_is_sensitive
+from .objects import _FLAG
+from .seen import SeenValues
+from .settings import MaskingSettings
+
+_CACHE = 16384
+#: Spellings that are always handled by the walker (see the module docstring).
+_REFUSE = (b"\\u", b"\\/", b'"{', b'"[', b"last-applied-configuration", b'"binaryData"',
+           b'"Secret')
+_NAME_VALUE = re.compile(rb'"name"\s*:\s*("[^"\\]*(?:\\.[^"\\]*)*")')
+_STRUCT = re.compile(rb'[{}\[\]"]')
+_WS = b" \t\r\n"
+_SIMPLE_ENV = re.compile(r"^\(\?i\)\(([a-z]+(?:\|[a-z]+)*)\)$")
+_KEY, _VALUE, _ELEMENT, _UNKNOWN = 0, 1, 2, 3
+
+
+def _minimal(words: set[str]) -> frozenset[str]:
+    """Drop the words that contain another (``password`` ⊃ ``pass``): same matches, fewer."""
+    return frozenset(w for w in words if not any(o != w and o in w for o in words))
+
+
+#: Every key ``key_is_sensitive`` accepts holds one of these (lower-cased).
+NAME_ANCHORS = _minimal(set(_SECRET_WORDS) | set(_SECRET_SUFFIXES) | {"auth"}
+                        | {second for _, second in _SECRET_PAIRS})
+
+
+def env_anchors(pattern: str) -> frozenset[str] | None:
+    """The words of a ``(?i)(word|word…)`` env regex (the default is one), or None for any other
+    regex (then names are judged with the regex itself)."""
+    m = _SIMPLE_ENV.match(pattern)
+    return None if m is None else frozenset(m.group(1).split("|"))
+
+
+def _plain_kind(kind: str | None) -> bool:
+    """A List's item kind under which the walker never treats an object as a Secret or walks
+    kindless objects inside it."""
+    return kind is not None and kind not in ("Secret", "Table", "WatchEvent") \
+        and not kind.endswith("List")
+
+
+class CleanCheck:
+    """Says whether raw JSON is provably left unchanged by the walker (module docstring).
+
+    One per thread (it shares the thread's ``TextScanner``); the session's ``SeenValues`` is
+    shared and guards itself.
+    """
+
+    def __init__(self, settings: MaskingSettings, hot: HotStrings, scanner: TextScanner,
+                 seen: SeenValues) -> None:
+        self._enabled = hot.enabled
+        env_words = env_anchors(settings.secret_env_names)
+        self._names_by_anchor = env_words is not None
+        anchors = set(hot.anchors) | {a.encode() for a in (*NAME_ANCHORS, *(env_words or ()))}
+        self._ac = BytesAhoCorasick(sorted(anchors))
+        self._env = re.compile(settings.secret_env_names)
+        self._scan = scanner
+        self._seen = seen
+        self._clean_text: set[str] = set()
+        self._pair: dict[str, bool] = {}
+
+    def __call__(self, raw: bytes | memoryview, kind: str | None = None) -> bool:
+        """True only if walking ``raw`` (one object, List item or Table row; ``kind`` implied by
+        its List) would change nothing. ``raw`` must be syntactically valid JSON."""
+        if not self._enabled:
+            return False
+        data = raw if isinstance(raw, bytes) else bytes(raw)
+        if kind == "Secret" or any(s in data for s in _REFUSE):
+            return False
+        if (b'"data"' in data or b'"stringData"' in data) and b'"type"' in data and not (
+                _plain_kind(kind) and b'"kind"' not in data):
+            return False
+        ascii_only = data.isascii()
+        if not ascii_only:
+            try:
+                data.decode()
+            except UnicodeDecodeError:
+                return False
+        if self._seen and not self._no_known_value(data):
+            return False
+        if not self._hot_strings_clean(data):
+            return False
+        return (ascii_only and self._names_by_anchor) or self._names_clean(data)
+
+    # -- known values ------------------------------------------------------------------------
+
+    def _no_known_value(self, data: bytes) -> bool:
+        contains = self._seen.contains_any
+        if contains(data.decode()):
+            return False
+        pos = data.find(b"\\")
+        while pos >= 0:   # a string with an escape may spell a value differently: decode it
+            q0, q1 = open_quote(data, pos), close_quote(data, pos)
+            if q0 < 0 or q1 < 0:
+                return False
+            try:
+                value = orjson.loads(data[q0:q1 + 1])
+            except orjson.JSONDecodeError:
+                return False
+            if not isinstance(value, str) or contains(value):
+                return False
+            pos = data.find(b"\\", q1 + 1)
+        return True
+
+    # -- anchored strings --------------------------------------------------------------------
+
+    def _hot_strings_clean(self, data: bytes) -> bool:
+        lowered = data.lower()
+        find = self._ac.find_matches_as_indexes
+        if len(data) > DENSE_SAMPLE * 2 and len(find(lowered[:DENSE_SAMPLE])) > DENSE_MATCHES:
+            return False   # anchor-dense text: the walker's own dense path handles it
+        matches = find(lowered)
+        if not matches:
+            return True
+        escaped = b"\\" in data
+        starts = [m[1] for m in matches]
+        i, n = 0, len(matches)
+        while i < n:
+            _, s, e = matches[i]
+            if escaped:
+                q0, q1 = open_quote(data, s), close_quote(data, e)
+            else:
+                q0, q1 = data.rfind(b'"', 0, s), data.find(b'"', e)
+            if q0 < 0 or q1 < 0:
+                return False
+            try:
+                text = orjson.loads(data[q0:q1 + 1])
+            except orjson.JSONDecodeError:
+                return False
+            if not isinstance(text, str) or not self._string_clean(data, text, q0, q1):
+                return False
+            i = bisect_left(starts, q1, i + 1)
+        return True
+
+    def _string_clean(self, data: bytes, text: str, q0: int, q1: int) -> bool:
+        """One decoded string holding an anchor, judged by the detectors and by its place."""
+        if text not in self._clean_text:
+            if self._scan.mask(text)[1]:
+                return False
+            if len(self._clean_text) >= _CACHE:
+                self._clean_text.clear()
+            self._clean_text.add(text)
+        role, key_at = _role(data, q0, q1)
+        if role == _KEY:   # a sensitive key masks a string or a list's strings, not a map
+            return not (key_is_sensitive(text) and _next(data, key_at + 1) in b'"[')
+        if role == _VALUE:
+            return not (data[key_at:q0].startswith(b'"name"') and self._pair_sensitive(text)
+                        and _in_pair(data, key_at, q1))
+        if role == _ELEMENT:
+            return not _flag_sensitive(text)
+        return not (key_is_sensitive(text) or self._pair_sensitive(text)
+                    or _flag_sensitive(text))
+
+    # -- pair names judged with the regex itself ---------------------------------------------
+
+    def _names_clean(self, data: bytes) -> bool:
+        for m in _NAME_VALUE.finditer(data):
+            try:
+                name = orjson.loads(m.group(1))
+            except orjson.JSONDecodeError:
+                return False
+            if self._pair_sensitive(name) and _in_pair(data, m.start(), m.end(1) - 1):
+                return False
+        return True
+
+    def _pair_sensitive(self, name: str) -> bool:
+        s = self._pair.get(name)
+        if s is None:
+            if len(self._pair) >= _CACHE:
+                self._pair.clear()
+            s = self._pair[name] = (key_is_sensitive(name)
+                                    or self._env.search(name) is not None)
+        return s
+
+
+def _flag_sensitive(text: str) -> bool:
+    """``--db-password=x`` or ``--token`` (whose next argument the walker masks)."""
+    if not text.startswith("-"):
+        return False
+    m = _FLAG.match(text)
+    return m is not None and key_is_sensitive(m.group(1))
+
+
+def _role(data: bytes, q0: int, q1: int) -> tuple[int, int]:
+    """Whether the string at ``data[q0:q1+1]`` is a map key (with where its colon is), a map
+    value (with where its key's opening quote is) or an array element."""
+    j = q1 + 1
+    while j < len(data) and data[j] in _WS:
+        j += 1
+    if j < len(data) and data[j] == 0x3A:   # ':'
+        return _KEY, j
+    i = q0 - 1
+    while i >= 0 and data[i] in _WS:
+        i -= 1
+    if i < 0:
+        return _UNKNOWN, -1
+    if data[i] == 0x3A:
+        k = i - 1
+        while k >= 0 and data[k] in _WS:
+            k -= 1
+        if k < 0 or data[k] != 0x22:
+            return _UNKNOWN, -1
+        k0 = open_quote(data, k)
+        return (_VALUE, k0) if k0 >= 0 else (_UNKNOWN, -1)
+    if data[i] in b"[,":
+        return _ELEMENT, -1
+    return _UNKNOWN, -1
+
+
+def _next(data: bytes, pos: int) -> bytes:
+    """The first non-whitespace byte from ``pos`` (empty at the end)."""
+    while pos < len(data) and data[pos] in _WS:
+        pos += 1
+    return data[pos:pos + 1]
+
+
+def _is_value_key(data: bytes, q0: int, q1: int) -> bool:
+    if data[q0:q1 + 1] != b'"value"':
+        return False
+    j = q1 + 1
+    while j < len(data) and data[j] in _WS:
+        j += 1
+    return j < len(data) and data[j] == 0x3A
+
+
+def _in_pair(data: bytes, key_at: int, end: int) -> bool:
+    """Does the object holding the ``"name"`` key at ``key_at`` (value ending at ``end``) also
+    have a ``"value"`` key? True when the structure is not as expected (fail closed)."""
+    depth, pos = 0, end + 1
+    while True:   # forward to the object's closing brace
+        m = _STRUCT.search(data, pos)
+        if m is None:
+            return True
+        j = m.start()
+        c = data[j]
+        if c == 0x22:
+            q1 = close_quote(data, j + 1)
+            if q1 < 0:
+                return True
+            if depth == 0 and _is_value_key(data, j, q1):
+                return True
+            pos = q1 + 1
+        elif c in b"{[":
+            depth, pos = depth + 1, j + 1
+        elif depth == 0:
+            break
+        else:
+            depth, pos = depth - 1, j + 1
+    # backward to its opening brace; the last position of each structural character before
+    # ``pos`` is remembered, so each byte is searched over once
+    last = {c: data.rfind(c, 0, key_at) for c in (b'"', b"{", b"}", b"[", b"]")}
+    depth, pos = 0, key_at
+    while True:
+        for ch, at in last.items():
+            if at >= pos:
+                last[ch] = data.rfind(ch, 0, pos)
+        j = max(last.values())
+        if j < 0:
+            return True
+        c = data[j]
+        if c == 0x22:
+            q0 = open_quote(data, j)
+            if q0 < 0:
+                return True
+            if depth == 0 and _is_value_key(data, q0, j):
+                return True
+            pos = q0
+        elif c in b"}]":
+            depth, pos = depth + 1, j
+        elif depth == 0:
+            return c != 0x7B   # '{' opens the object; '[' would not be JSON
+        else:
+            depth, pos = depth - 1, j
