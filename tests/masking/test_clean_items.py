@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,9 @@ from kgate.proxy.masking import Masker, MaskingSettings
 from kgate.proxy.masking.clean import NAME_ANCHORS, env_anchors
 from kgate.proxy.masking.keys import key_is_sensitive
 from kgate.proxy.masking.secretdata import LAST_APPLIED
+from kgate.sandbox.registry import default_registry
+from tests.fixtures.kube import KubectlRunner
+from tests.fixtures.proxy import Proxied
 
 from .conftest import KEY, b64, secret
 
@@ -298,3 +302,43 @@ def test_clean_means_the_walker_changes_nothing(doc_kind: tuple[Any, str | None]
     decoded = orjson.loads(raw)
     n = walker.document(decoded, kind, raw=raw)
     assert n == 0 and decoded == orjson.loads(raw), raw
+
+
+# -- end to end: a big List through the proxy and kubectl ----------------------------------------
+
+
+def test_big_clean_list_through_the_proxy_is_byte_identical_but_the_planted_item(
+        proxied: Proxied, kubectl: KubectlRunner) -> None:
+    """3,000 clean ConfigMaps and one with a planted secret in the middle: kubectl reads the
+    clean ones byte for byte as the API server wrote them, the planted one masked."""
+    configmaps = default_registry().preferred("", "configmaps")
+
+    def seed() -> None:
+        for i in range(3001):
+            data = {"app.properties": f"server.port=8080\nretries={i}\n", "pad": "p" * 300}
+            if i == 1500:
+                data["db.password"] = PW
+            proxied.sandbox.store.create(configmaps, "default", {
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": f"cfg-{i:04d}", "labels": {"app": "shop"}}, "data": data})
+
+    proxied.sandbox.run(seed)
+    path = "/api/v1/namespaces/default/configmaps"
+    direct = kubectl("get", "--raw", path, kubeconfig=proxied.upstream_kubeconfig,
+                     timeout=120).stdout.encode()
+    masked = kubectl("get", "--raw", path, kubeconfig=proxied.kubeconfig,
+                     timeout=120).stdout.encode()
+    assert len(direct) >= 1024 * 1024 and PW.encode() in direct
+    assert PW.encode() not in masked
+    before, after = _items(direct), _items(masked)
+    assert len(before) == len(after) > 3000
+    changed = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if b != a]
+    assert len(changed) == 1
+    planted = orjson.loads(after[changed[0]])
+    assert planted["metadata"]["name"] == "cfg-1500"
+    assert planted["data"]["db.password"].startswith("kgate:masked:")
+
+
+def _items(body: bytes) -> list[bytes]:
+    top = msgspec.json.decode(body, type=dict[str, msgspec.Raw])
+    return [bytes(r) for r in msgspec.json.decode(top["items"], type=list[msgspec.Raw])]
