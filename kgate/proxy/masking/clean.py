@@ -19,19 +19,20 @@ Why it is sound — each thing that makes the walker change (or learn from) an o
 * **Sensitive names.** ``key_is_sensitive`` needs a secret word, a suffix, a last word ``auth`` or
   a ``… key`` pair (``keys``), all ASCII; the default ``secretEnvNames`` regex is a
   case-insensitive alternation of ASCII words. Their anchors (``NAME_ANCHORS``) join the
-  automaton, and each string holding one is judged by its place: a map key → sensitive key; the
-  value of a ``name`` key → sensitive pair name *if* its object also has a ``value`` key; an array
-  element → a sensitive ``--flag`` (which also covers the argument after it); a list or map under
-  a sensitive key is covered by the key. With a custom env regex, or non-ASCII bytes (``(?i)``
-  matches ``K`` KELVIN SIGN for ``k``, ``ſ`` for ``s``), every ``"name": "…"`` value is decoded and
-  judged with the real regex instead.
+  automaton, and each string holding one is judged by its place: a map key → sensitive key whose
+  value is a string or a list (a map under it is walked like any other); the value of a ``name``
+  key → sensitive pair name *if* its object also has a ``value`` key; an array element → a
+  sensitive ``--flag`` (which also covers the argument after it). With a custom env regex, or
+  non-ASCII bytes (``(?i)`` matches ``K`` KELVIN SIGN for ``k``, ``ſ`` for ``s``), every
+  ``"name": "…"`` value is decoded and judged with the real regex instead.
 * **Known values** (``SeenValues``). ``contains_any`` over the raw text finds every value a string
   spelled without escapes could hold (strings are delimited by quotes, which split tokens); each
   string holding an escape is decoded and checked on its own.
-* **Always handled.** Secrets (``"Secret…"`` anywhere, a ``SecretList`` hint, a kindless object
-  with ``type`` and ``data``/``stringData`` unless the List names a plain kind and nothing in the
-  item has its own ``kind``), ConfigMap ``binaryData``, the last-applied annotation and strings
-  that start with ``{`` or ``[`` (walked as nested JSON) → not clean.
+* **Always handled.** Secrets (``Secret"`` or ``SecretList"`` anywhere, a ``Secret`` hint, a
+  kindless object with ``type`` and ``data``/``stringData`` unless the List names a plain kind
+  and nothing in the item has its own ``kind``), ConfigMap ``binaryData``, the last-applied
+  annotation and strings that start with ``{`` or ``[`` (walked as nested JSON) → not clean.
+  These spellings ride the anchors' automaton (overlapping matches: none hides another).
 * **Validity.** The caller hands in JSON whose syntax msgspec checked (``bulk``'s element views,
   ``Masker.mask_json``'s skip-parse); non-ASCII bytes must decode as UTF-8 here.
 
@@ -56,8 +57,13 @@ from .settings import MaskingSettings
 
 _CACHE = 16384
 #: Spellings that are always handled by the walker (see the module docstring).
-_REFUSE = (b"\\u", b"\\/", b'"{', b'"[', b"last-applied-configuration", b'"binaryData"',
-           b'"Secret')
+#: Spellings that are always handled by the walker (see the module docstring), lower-cased:
+#: they ride the anchors' automaton pass.
+_REFUSE = (b"\\u", b"\\/", b'"{', b'"[', b"last-applied-configuration", b'"binarydata"')
+#: Keys that make a kindless object a Secret (lower-cased: ``"Data"`` counts too, to be safe),
+#: and the end of a ``Secret``/``SecretList`` kind (then checked with its case).
+_DATA, _TYPE, _KIND, _SECRET = (b'"data"', b'"stringdata"'), b'"type"', b'"kind"', b'secret"'
+_SECRET2 = b'secretlist"'
 _NAME_VALUE = re.compile(rb'"name"\s*:\s*("[^"\\]*(?:\\.[^"\\]*)*")')
 _STRUCT = re.compile(rb'[{}\[\]"]')
 _WS = b" \t\r\n"
@@ -102,11 +108,21 @@ class CleanCheck:
         env_words = env_anchors(settings.secret_env_names)
         self._names_by_anchor = env_words is not None
         anchors = set(hot.anchors) | {a.encode() for a in (*NAME_ANCHORS, *(env_words or ()))}
-        self._ac = BytesAhoCorasick(sorted(anchors))
+        special = [*_REFUSE, *_DATA, _TYPE, _KIND, _SECRET, _SECRET2]
+        patterns = special + sorted(anchors - set(special))
+        #: pattern index -> what it is: refuse, data, type, kind (anchors: past ``_ANCHOR``)
+        self._refuse = frozenset(range(len(_REFUSE)))
+        self._data = frozenset(range(len(_REFUSE), len(_REFUSE) + len(_DATA)))
+        self._type, self._kind = len(_REFUSE) + 2, len(_REFUSE) + 3
+        self._secret = frozenset((len(_REFUSE) + 4, len(_REFUSE) + 5))
+        self._anchor = len(special)
+        self._ac = BytesAhoCorasick(patterns)
         self._env = re.compile(settings.secret_env_names)
         self._scan = scanner
         self._seen = seen
-        self._clean_text: set[str] = set()
+        #: Raw spellings of anchored strings that are clean wherever they stand (detectors
+        #: find nothing, not a sensitive key, pair name or flag).
+        self._clean_anywhere: set[bytes] = set()
         self._pair: dict[str, bool] = {}
 
     def __call__(self, raw: bytes | memoryview, kind: str | None = None) -> bool:
@@ -115,11 +131,22 @@ class CleanCheck:
         if not self._enabled:
             return False
         data = raw if isinstance(raw, bytes) else bytes(raw)
-        if kind == "Secret" or any(s in data for s in _REFUSE):
+        if kind == "Secret":
             return False
-        if (b'"data"' in data or b'"stringData"' in data) and b'"type"' in data and not (
-                _plain_kind(kind) and b'"kind"' not in data):
-            return False
+        lowered = data.lower()
+        find = self._ac.find_matches_as_indexes
+        if len(data) > DENSE_SAMPLE * 2 and len(find(lowered[:DENSE_SAMPLE])) > DENSE_MATCHES:
+            return False   # anchor-dense text: the walker's own dense path handles it
+        matches = find(lowered, overlapping=True)   # no pattern may hide another
+        found = {m[0] for m in matches if m[0] < self._anchor}
+        if found:
+            if found & self._refuse:
+                return False
+            if found & self._secret and (b'Secret"' in data or b'SecretList"' in data):
+                return False   # a Secret's own kind, or a SecretList (whose items are Secrets)
+            if found & self._data and self._type in found and not (
+                    _plain_kind(kind) and self._kind not in found):
+                return False   # may be a kindless Secret
         ascii_only = data.isascii()
         if not ascii_only:
             try:
@@ -128,7 +155,8 @@ class CleanCheck:
                 return False
         if self._seen and not self._no_known_value(data):
             return False
-        if not self._hot_strings_clean(data):
+        anchored = [m for m in matches if m[0] >= self._anchor] if found else matches
+        if anchored and not self._hot_strings_clean(data, anchored):
             return False
         return (ascii_only and self._names_by_anchor) or self._names_clean(data)
 
@@ -154,15 +182,11 @@ class CleanCheck:
 
     # -- anchored strings --------------------------------------------------------------------
 
-    def _hot_strings_clean(self, data: bytes) -> bool:
-        lowered = data.lower()
-        find = self._ac.find_matches_as_indexes
-        if len(data) > DENSE_SAMPLE * 2 and len(find(lowered[:DENSE_SAMPLE])) > DENSE_MATCHES:
-            return False   # anchor-dense text: the walker's own dense path handles it
-        matches = find(lowered)
-        if not matches:
-            return True
+    def _hot_strings_clean(self, data: bytes, matches: list[tuple[int, int, int]]) -> bool:
+        """Each string holding an anchor match (sorted by start) judged by ``_string_clean``;
+        a string found clean in every place is remembered by its raw spelling."""
         escaped = b"\\" in data
+        anywhere = self._clean_anywhere
         starts = [m[1] for m in matches]
         i, n = 0, len(matches)
         while i < n:
@@ -173,23 +197,26 @@ class CleanCheck:
                 q0, q1 = data.rfind(b'"', 0, s), data.find(b'"', e)
             if q0 < 0 or q1 < 0:
                 return False
-            try:
-                text = orjson.loads(data[q0:q1 + 1])
-            except orjson.JSONDecodeError:
-                return False
-            if not isinstance(text, str) or not self._string_clean(data, text, q0, q1):
-                return False
+            spelled = data[q0:q1 + 1]
+            if spelled not in anywhere:
+                try:
+                    text = orjson.loads(spelled)
+                except orjson.JSONDecodeError:
+                    return False
+                if not isinstance(text, str) or self._scan.mask(text)[1]:
+                    return False
+                if not (key_is_sensitive(text) or self._pair_sensitive(text)
+                        or _flag_sensitive(text)):
+                    if len(anywhere) >= _CACHE:
+                        anywhere.clear()
+                    anywhere.add(spelled)
+                elif not self._in_place_clean(data, text, q0, q1):
+                    return False
             i = bisect_left(starts, q1, i + 1)
         return True
 
-    def _string_clean(self, data: bytes, text: str, q0: int, q1: int) -> bool:
-        """One decoded string holding an anchor, judged by the detectors and by its place."""
-        if text not in self._clean_text:
-            if self._scan.mask(text)[1]:
-                return False
-            if len(self._clean_text) >= _CACHE:
-                self._clean_text.clear()
-            self._clean_text.add(text)
+    def _in_place_clean(self, data: bytes, text: str, q0: int, q1: int) -> bool:
+        """A string with a sensitive name, judged by its place (module docstring)."""
         role, key_at = _role(data, q0, q1)
         if role == _KEY:   # a sensitive key masks a string or a list's strings, not a map
             return not (key_is_sensitive(text) and _next(data, key_at + 1) in b'"[')
@@ -198,8 +225,7 @@ class CleanCheck:
                         and _in_pair(data, key_at, q1))
         if role == _ELEMENT:
             return not _flag_sensitive(text)
-        return not (key_is_sensitive(text) or self._pair_sensitive(text)
-                    or _flag_sensitive(text))
+        return False
 
     # -- pair names judged with the regex itself ---------------------------------------------
 
