@@ -153,12 +153,12 @@ class CleanCheck:
                 data.decode()
             except UnicodeDecodeError:
                 return False
-        if self._seen and not self._no_known_value(data):
-            return False
         anchored = [m for m in matches if m[0] >= self._anchor] if found else matches
         if anchored and not self._hot_strings_clean(data, anchored):
             return False
-        return (ascii_only and self._names_by_anchor) or self._names_clean(data)
+        if not (ascii_only and self._names_by_anchor) and not self._names_clean(data):
+            return False
+        return not self._seen or self._no_known_value(data)
 
     # -- known values ------------------------------------------------------------------------
 
@@ -183,11 +183,13 @@ class CleanCheck:
     # -- anchored strings --------------------------------------------------------------------
 
     def _hot_strings_clean(self, data: bytes, matches: list[tuple[int, int, int]]) -> bool:
-        """Each string holding an anchor match (sorted by start) judged by ``_string_clean``;
-        a string found clean in every place is remembered by its raw spelling."""
+        """Each string holding an anchor match (sorted by start) judged by its name and place
+        first (cheap: most objects with a secret are refused here), then by the detectors; a
+        string clean wherever it stands is remembered by its raw spelling."""
         escaped = b"\\" in data
         anywhere = self._clean_anywhere
         starts = [m[1] for m in matches]
+        unsure: list[tuple[bytes, str]] = []
         i, n = 0, len(matches)
         while i < n:
             _, s, e = matches[i]
@@ -197,22 +199,28 @@ class CleanCheck:
                 q0, q1 = data.rfind(b'"', 0, s), data.find(b'"', e)
             if q0 < 0 or q1 < 0:
                 return False
-            spelled = data[q0:q1 + 1]
-            if spelled not in anywhere:
-                try:
-                    text = orjson.loads(spelled)
-                except orjson.JSONDecodeError:
-                    return False
-                if not isinstance(text, str) or self._scan.mask(text)[1]:
-                    return False
-                if not (key_is_sensitive(text) or self._pair_sensitive(text)
-                        or _flag_sensitive(text)):
-                    if len(anywhere) >= _CACHE:
-                        anywhere.clear()
-                    anywhere.add(spelled)
-                elif not self._in_place_clean(data, text, q0, q1):
-                    return False
             i = bisect_left(starts, q1, i + 1)
+            spelled = data[q0:q1 + 1]
+            if spelled in anywhere:
+                continue
+            try:
+                text = orjson.loads(spelled)
+            except orjson.JSONDecodeError:
+                return False
+            if not isinstance(text, str):
+                return False
+            if key_is_sensitive(text) or self._pair_sensitive(text) or _flag_sensitive(text):
+                if not self._in_place_clean(data, text, q0, q1):
+                    return False
+                spelled = b""   # clean here, maybe not elsewhere: not remembered
+            unsure.append((spelled, text))
+        for spelled, text in unsure:
+            if self._scan.mask(text)[1]:
+                return False
+            if spelled:
+                if len(anywhere) >= _CACHE:
+                    anywhere.clear()
+                anywhere.add(spelled)
         return True
 
     def _in_place_clean(self, data: bytes, text: str, q0: int, q1: int) -> bool:

@@ -83,7 +83,7 @@ def _valid(body: bytes) -> bool:
     reasoning holds for JSON only; anything else goes to ``_loads``, which refuses it."""
     try:
         _SKIP.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return False
     return True
 
@@ -172,6 +172,8 @@ class Masker:
             return MaskResult(body, 0)
         objects = self._objects
         clean = self._clean
+        if clean(body) and _valid(body):
+            return MaskResult(body, 0)   # provably nothing to mask: not even parsed
         with _collector_paused(len(body)):
             try:
                 if len(body) >= _BULK_MIN:
@@ -183,8 +185,6 @@ class Masker:
                         objects.flush_learned()
                     if done is not None:
                         return MaskResult(*done)
-                if clean(body) and _valid(body):
-                    return MaskResult(body, 0)   # provably nothing to mask: not even parsed
                 doc = _loads(body)
                 n = objects.document(doc, raw=body)
             except RecursionError:
