@@ -77,6 +77,21 @@ def test_realistic_clean_objects_pass(masker: Masker, doc: dict[str, Any],
         assert masker.mask_json(raw).body is raw
 
 
+def test_clean_json_strings_and_last_applied_pass(masker: Masker) -> None:
+    """A JSON config value and a last-applied annotation with nothing secret in them are
+    walked as documents by the walker, and found clean here."""
+    pod = {"kind": "Pod", **clean_pod()}
+    pod["metadata"]["annotations"][LAST_APPLIED] = json.dumps(
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-0"},
+         "spec": {"containers": [{"name": "web", "image": "web:1"}]}}) + "\n"
+    raw = orjson.dumps(pod)
+    assert masker._clean(raw, None)
+    config = cm({"config.json": json.dumps({"listen": ":8080", "upstreams": ["a", "b"]}),
+                 "list.json": "[1, 2]", "brace": "{ not json"})
+    assert masker._clean(config, None)
+    assert masker.mask_json(config).masked == 0
+
+
 def test_clean_after_secrets_were_learned(masker: Masker) -> None:
     masker.mask_json(orjson.dumps(secret("db", {"password": "hunter2-Zq9"})))
     raw = orjson.dumps(clean_configmap())   # holds \n escapes: looked up string by string
@@ -126,6 +141,15 @@ ATTACKS: dict[str, tuple[bytes, str]] = {
     "nested JSON string": (cm({"config.json": json.dumps({"password": PW})}), PW),
     "last-applied annotation": (orjson.dumps({"kind": "Pod", "metadata": {
         "name": "p", "annotations": {LAST_APPLIED: "not json " + PW}}}), PW),
+    "last-applied annotation that is not JSON": (orjson.dumps({"kind": "Pod", "metadata": {
+        "name": "p", "annotations": {LAST_APPLIED: '{"a": ' + PW}}}), PW),
+    "last-applied Secret": (orjson.dumps({"kind": "Pod", "metadata": {
+        "name": "p", "annotations": {LAST_APPLIED: json.dumps(
+            {"kind": "Secret", "stringData": {"x": PW}}) + "\n"}}}), PW),
+    "JSON in JSON in a string": (cm({"c": json.dumps({"inner": json.dumps(
+        {"token": PW}), "x": 1})}), PW),
+    "env pair in a JSON string": (cm({"c": json.dumps([{"name": "API_KEY", "value": PW}])}),
+                                  PW),
     "Secret": (orjson.dumps(secret("s", {"x": PW})), b64(PW)),
     "kindless Secret": (orjson.dumps(secret("s", {"x": PW}, kind=False)), b64(PW)),
     "binaryData": (cm({}, binaryData={"blob": b64(f"key={AKIA}")}), b64(f"key={AKIA}")),
@@ -227,6 +251,8 @@ _FRAGMENTS = [
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "https://u:pw@h/x", '"', "\\",
     "\n", " ", "é", "\u212a", "\u017fecret", "API_\u212aEY", "{", "[", '{"password":"p4ss-xyz"}',
     "[1]", PW, "known-value-77", "proxy_pass", "Secret", "data", "type", "kind", "=", ":",
+    '{"name":"DB_PASSWORD","value":"x"}', '{"kind":"Secret","data":{"a":"YWJjZGVm"}}',
+    '["--token","abc"]', '{"a":"b"}', '{"c":"{\\"password\\":\\"p4ss-xyz\\"}"}',
 ]
 _TEXT = st.lists(st.sampled_from(_FRAGMENTS), max_size=4).map("".join)
 _KEYS = st.one_of(_TEXT, st.sampled_from(["name", "value", "type", "data", "stringData", "kind",

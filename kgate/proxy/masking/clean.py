@@ -45,21 +45,28 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
+import msgspec
 import orjson
 from ahocorasick_rs import BytesAhoCorasick
 
 from .detectors import TextScanner
-from .hot import DENSE_MATCHES, DENSE_SAMPLE, HotStrings, close_quote, open_quote
+from .hot import DENSE_MATCHES, DENSE_SAMPLE, HotStrings, close_quote, is_escaped, open_quote
 from .keys import _SECRET_PAIRS, _SECRET_SUFFIXES, _SECRET_WORDS, key_is_sensitive
 from .objects import _FLAG
+from .secretdata import LAST_APPLIED
 from .seen import SeenValues
 from .settings import MaskingSettings
 
 _CACHE = 16384
+_MAX_DEPTH = 4
+_SKIP = msgspec.json.Decoder(msgspec.Raw)
+_APPLIED_KEY = b'"' + LAST_APPLIED.encode() + b'"'
 #: Spellings that are always handled by the walker (see the module docstring).
 #: Spellings that are always handled by the walker (see the module docstring), lower-cased:
 #: they ride the anchors' automaton pass.
-_REFUSE = (b"\\u", b"\\/", b'"{', b'"[', b"last-applied-configuration", b'"binarydata"')
+_REFUSE = (b"\\u", b"\\/", b'"binarydata"')
+#: Strings that are JSON documents (walked nested) and the last-applied annotation's key.
+_NESTED, _APPLIED = (b'"{', b'"['), b"last-applied-configuration"
 #: Keys that make a kindless object a Secret (lower-cased: ``"Data"`` counts too, to be safe),
 #: and the end of a ``Secret``/``SecretList`` kind (then checked with its case).
 _DATA, _TYPE, _KIND, _SECRET = (b'"data"', b'"stringdata"'), b'"type"', b'"kind"', b'secret"'
@@ -108,13 +115,15 @@ class CleanCheck:
         env_words = env_anchors(settings.secret_env_names)
         self._names_by_anchor = env_words is not None
         anchors = set(hot.anchors) | {a.encode() for a in (*NAME_ANCHORS, *(env_words or ()))}
-        special = [*_REFUSE, *_DATA, _TYPE, _KIND, _SECRET, _SECRET2]
+        special = [*_REFUSE, *_DATA, _TYPE, _KIND, _SECRET, _SECRET2, *_NESTED, _APPLIED]
         patterns = special + sorted(anchors - set(special))
         #: pattern index -> what it is: refuse, data, type, kind (anchors: past ``_ANCHOR``)
         self._refuse = frozenset(range(len(_REFUSE)))
         self._data = frozenset(range(len(_REFUSE), len(_REFUSE) + len(_DATA)))
         self._type, self._kind = len(_REFUSE) + 2, len(_REFUSE) + 3
         self._secret = frozenset((len(_REFUSE) + 4, len(_REFUSE) + 5))
+        r = len(_REFUSE) + 6
+        self._nested, self._applied = frozenset((r, r + 1)), r + 2
         self._anchor = len(special)
         self._ac = BytesAhoCorasick(patterns)
         self._env = re.compile(settings.secret_env_names)
@@ -125,9 +134,10 @@ class CleanCheck:
         self._clean_anywhere: set[bytes] = set()
         self._pair: dict[str, bool] = {}
 
-    def __call__(self, raw: bytes | memoryview, kind: str | None = None) -> bool:
+    def __call__(self, raw: bytes | memoryview, kind: str | None = None, depth: int = 0) -> bool:
         """True only if walking ``raw`` (one object, List item or Table row; ``kind`` implied by
-        its List) would change nothing. ``raw`` must be syntactically valid JSON."""
+        its List) would change nothing. ``raw`` must be syntactically valid JSON; ``depth``
+        counts JSON documents held in strings around it."""
         if not self._enabled:
             return False
         data = raw if isinstance(raw, bytes) else bytes(raw)
@@ -147,6 +157,10 @@ class CleanCheck:
             if found & self._data and self._type in found and not (
                     _plain_kind(kind) and self._kind not in found):
                 return False   # may be a kindless Secret
+            if self._applied in found and not self._applied_clean(data, matches):
+                return False
+            if found & self._nested and not self._nested_clean(data, matches, depth):
+                return False
         ascii_only = data.isascii()
         if not ascii_only:
             try:
@@ -159,6 +173,63 @@ class CleanCheck:
         if not (ascii_only and self._names_by_anchor) and not self._names_clean(data):
             return False
         return not self._seen or self._no_known_value(data)
+
+    # -- JSON held in strings ------------------------------------------------------------------
+
+    def _nested_clean(self, data: bytes, matches: list[tuple[int, int, int]],
+                      depth: int) -> bool:
+        """A string starting with ``{`` or ``[`` that parses is walked as a document of its own
+        (``ObjectMasker._json_string``, kind unknown) — and then, if that changed nothing, as
+        plain text, which the anchored-string and known-value checks cover. So it must be
+        clean as a document too. (A ``\\"{`` inside a string is text, not a string's start.)"""
+        for index, s, _ in matches:
+            if index not in self._nested or is_escaped(data, s):
+                continue
+            q1 = close_quote(data, s + 1)
+            if q1 < 0:
+                return False
+            try:
+                text = orjson.loads(data[s:q1 + 1])
+                inner = text.encode()
+            except (orjson.JSONDecodeError, AttributeError, UnicodeEncodeError):
+                return False
+            if len(inner) < 2:
+                continue
+            try:
+                _SKIP.decode(inner)
+            except msgspec.DecodeError:
+                continue   # not JSON: the walker treats it as plain text
+            except RecursionError:
+                return False
+            if depth >= _MAX_DEPTH or not self(inner, None, depth + 1):
+                return False
+        return True
+
+    def _applied_clean(self, data: bytes, matches: list[tuple[int, int, int]]) -> bool:
+        """The last-applied annotation is masked whole unless it holds a JSON document (which
+        ``_nested_clean`` then judges); the phrase anywhere but that key is plain text."""
+        for index, s, e in matches:
+            if index != self._applied:
+                continue
+            q0, q1 = open_quote(data, s), close_quote(data, e)
+            if q0 < 0 or q1 < 0:
+                return False
+            role, colon = _role(data, q0, q1)
+            if role == _VALUE or role == _ELEMENT:
+                continue   # text: the walker only treats the key specially
+            if data[q0:q1 + 1] != _APPLIED_KEY or role != _KEY:
+                return False
+            v = colon + 1
+            while v < len(data) and data[v] in _WS:
+                v += 1
+            if data[v:v + 2] not in _NESTED:
+                return False
+            end = close_quote(data, v + 1)
+            try:
+                _SKIP.decode(orjson.loads(data[v:end + 1]))
+            except (orjson.JSONDecodeError, msgspec.DecodeError, RecursionError, TypeError):
+                return False   # not JSON: becomes one placeholder
+        return True
 
     # -- known values ------------------------------------------------------------------------
 

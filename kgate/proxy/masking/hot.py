@@ -120,7 +120,7 @@ DENSE_MATCHES = DENSE_SAMPLE // 32
 _JSON_STRING = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)  # unrolled: linear, fast
 
 
-def _escaped(data: bytes, quote: int) -> bool:
+def is_escaped(data: bytes, quote: int) -> bool:
     """Whether the quote at ``quote`` is preceded by an odd run of backslashes."""
     i = quote - 1
     while i >= 0 and data[i] == 0x5C:
@@ -131,7 +131,7 @@ def _escaped(data: bytes, quote: int) -> bool:
 def open_quote(data: bytes, pos: int) -> int:
     """The unescaped quote that opens the string holding ``pos`` (-1 if none)."""
     q = data.rfind(b'"', 0, pos)
-    while q >= 0 and _escaped(data, q):
+    while q >= 0 and is_escaped(data, q):
         q = data.rfind(b'"', 0, q)
     return q
 
@@ -139,6 +139,6 @@ def open_quote(data: bytes, pos: int) -> int:
 def close_quote(data: bytes, pos: int) -> int:
     """The unescaped quote that closes the string holding ``pos`` (-1 if none)."""
     q = data.find(b'"', pos)
-    while q >= 0 and _escaped(data, q):
+    while q >= 0 and is_escaped(data, q):
         q = data.find(b'"', q + 1)
     return q
