@@ -30,9 +30,12 @@ Why it is sound — each thing that makes the walker change (or learn from) an o
   string holding an escape is decoded and checked on its own.
 * **Always handled.** Secrets (``Secret"`` or ``SecretList"`` anywhere, a ``Secret`` hint, a
   kindless object with ``type`` and ``data``/``stringData`` unless the List names a plain kind
-  and nothing in the item has its own ``kind``), ConfigMap ``binaryData``, the last-applied
-  annotation and strings that start with ``{`` or ``[`` (walked as nested JSON) → not clean.
+  and nothing in the item has its own ``kind``) and ConfigMap ``binaryData`` → not clean.
   These spellings ride the anchors' automaton (overlapping matches: none hides another).
+* **JSON in strings.** A string that starts with ``{`` or ``[`` and parses is walked as a
+  document (kind unknown) and then as text: it must pass this check itself (to a depth of
+  ``_MAX_DEPTH``). The last-applied annotation's key must hold such a document (anything else
+  becomes one placeholder).
 * **Validity.** The caller hands in JSON whose syntax msgspec checked (``bulk``'s element views,
   ``Masker.mask_json``'s skip-parse); non-ASCII bytes must decode as UTF-8 here.
 
