@@ -39,11 +39,11 @@ class HotStrings:
         for name in settings.detectors:
             for detector in BUILTIN[name]:
                 anchors.update(a.lower().encode() for a in (*detector.exact, *detector.lower))
+        #: Every anchor, lower-cased (``clean`` scans for them too).
+        self.anchors = frozenset(anchors)
         # An anchor holding a character JSON must escape could hide behind the escape: no hot
         # set. ('/' may be escaped as well, and the assignment detector's ``\\u00`` anchor is
         # written ``\\\\u00`` in JSON: a raw form with ``\\u`` or ``\\/`` gets none, see ``scan``.)
-        #: Every anchor, lower-cased (``clean`` scans for them too).
-        self.anchors = frozenset(anchors)
         self._enabled = not settings.custom and not any(
             c in a.replace(b"\\u", b"") for a in anchors for c in b'"\\' + bytes(range(0x20)))
         self._ac = BytesAhoCorasick(sorted(anchors)) if anchors else None
