@@ -368,3 +368,14 @@ def test_big_clean_list_through_the_proxy_is_byte_identical_but_the_planted_item
 def _items(body: bytes) -> list[bytes]:
     top = msgspec.json.decode(body, type=dict[str, msgspec.Raw])
     return [bytes(r) for r in msgspec.json.decode(top["items"], type=list[msgspec.Raw])]
+
+
+def test_watch_events_clean_pass_and_secret_ones_are_masked(masker: Masker) -> None:
+    clean_event = orjson.dumps({"type": "ADDED", "object": {"kind": "ConfigMap",
+                                                            **clean_configmap()}}) + b"\n"
+    dirty_event = orjson.dumps({"type": "MODIFIED", "object": pod_env(
+        {"name": "DB_PASSWORD", "value": PW})}) + b"\n"
+    stream = masker.watch_stream()
+    out = stream.feed(clean_event + dirty_event) + stream.close()
+    assert out.startswith(clean_event)
+    assert PW.encode() not in out and out.count(b"\n") == 2

@@ -194,6 +194,8 @@ class Masker:
             return MaskResult(dumps(doc), n)
 
     def _mask_event(self, line: bytes) -> tuple[bytes, int]:
+        if self._clean(line) and _valid(line):
+            return line, 0   # provably nothing to mask (``clean.py``)
         with _collector_paused(len(line)):
             doc = _loads(line)
             try:
