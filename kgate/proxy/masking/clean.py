@@ -64,7 +64,6 @@ _CACHE = 16384
 _MAX_DEPTH = 4
 _SKIP = msgspec.json.Decoder(msgspec.Raw)
 _APPLIED_KEY = b'"' + LAST_APPLIED.encode() + b'"'
-#: Spellings that are always handled by the walker (see the module docstring).
 #: Spellings that are always handled by the walker (see the module docstring), lower-cased:
 #: they ride the anchors' automaton pass.
 _REFUSE = (b"\\u", b"\\/", b'"binarydata"')
@@ -120,13 +119,13 @@ class CleanCheck:
         anchors = set(hot.anchors) | {a.encode() for a in (*NAME_ANCHORS, *(env_words or ()))}
         special = [*_REFUSE, *_DATA, _TYPE, _KIND, _SECRET, _SECRET2, *_NESTED, _APPLIED]
         patterns = special + sorted(anchors - set(special))
-        #: pattern index -> what it is: refuse, data, type, kind (anchors: past ``_ANCHOR``)
-        self._refuse = frozenset(range(len(_REFUSE)))
-        self._data = frozenset(range(len(_REFUSE), len(_REFUSE) + len(_DATA)))
-        self._type, self._kind = len(_REFUSE) + 2, len(_REFUSE) + 3
-        self._secret = frozenset((len(_REFUSE) + 4, len(_REFUSE) + 5))
-        r = len(_REFUSE) + 6
-        self._nested, self._applied = frozenset((r, r + 1)), r + 2
+        at = {p: i for i, p in enumerate(patterns)}
+        #: pattern indexes of the special spellings; anchors are the rest (from ``_anchor``)
+        self._refuse = frozenset(at[p] for p in _REFUSE)
+        self._data = frozenset(at[p] for p in _DATA)
+        self._type, self._kind, self._applied = at[_TYPE], at[_KIND], at[_APPLIED]
+        self._secret = frozenset((at[_SECRET], at[_SECRET2]))
+        self._nested = frozenset(at[p] for p in _NESTED)
         self._anchor = len(special)
         self._ac = BytesAhoCorasick(patterns)
         self._env = re.compile(settings.secret_env_names)
