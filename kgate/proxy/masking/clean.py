@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Callable
 
 import msgspec
 import orjson
@@ -62,6 +63,7 @@ from .settings import MaskingSettings
 
 _CACHE = 16384
 _MAX_DEPTH = 4
+_MAX_SKIP = 16
 _SKIP = msgspec.json.Decoder(msgspec.Raw)
 _APPLIED_KEY = b'"' + LAST_APPLIED.encode() + b'"'
 #: Spellings that are always handled by the walker (see the module docstring), lower-cased:
@@ -177,6 +179,26 @@ class CleanCheck:
             return False
         return not self._seen or self._no_known_value(data)
 
+    def for_collection(self) -> Callable[[memoryview, str | None], bool]:
+        """The check for the elements of one List or Table (``bulk.mask_collection``), backing
+        off where elements keep needing the walk: after each refusal in a row it skips twice as
+        many elements (up to ``_MAX_SKIP``) before asking again; a clean element resets it. A
+        skipped element is walked — slower, never less safe — and a List of Pods with secrets
+        then pays for a few checks instead of one per element."""
+        state = [0, 0]   # elements left to skip, skip after the next refusal
+
+        def check(raw: memoryview, kind: str | None) -> bool:
+            if state[0]:
+                state[0] -= 1
+                return False
+            if self(raw, kind):
+                state[1] = 0
+                return True
+            state[0] = state[1]
+            state[1] = min(_MAX_SKIP, state[1] * 2 or 1)
+            return False
+        return check
+
     # -- JSON held in strings ------------------------------------------------------------------
 
     def _nested_clean(self, data: bytes, matches: list[tuple[int, int, int]],
@@ -289,6 +311,8 @@ class CleanCheck:
                 spelled = b""   # clean here, maybe not elsewhere: not remembered
             unsure.append((spelled, text))
         for spelled, text in unsure:
+            if spelled in anywhere:
+                continue   # the same string earlier in this body
             if self._scan.mask(text)[1]:
                 return False
             if spelled:

@@ -180,7 +180,8 @@ class Masker:
                     try:
                         done = mask_collection(body, objects.item, objects.row,
                                                learn=objects.learn_secrets,
-                                               mask_envelope=objects.envelope, clean=clean)
+                                               mask_envelope=objects.envelope,
+                                               clean=clean.for_collection())
                     finally:
                         objects.flush_learned()
                     if done is not None:
