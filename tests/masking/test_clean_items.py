@@ -379,3 +379,16 @@ def test_watch_events_clean_pass_and_secret_ones_are_masked(masker: Masker) -> N
     out = stream.feed(clean_event + dirty_event) + stream.close()
     assert out.startswith(clean_event)
     assert PW.encode() not in out and out.count(b"\n") == 2
+
+
+def test_every_one_of_many_secret_items_in_a_row_is_masked(masker: Masker) -> None:
+    """The per-element check backs off after refusals; skipped elements are still walked."""
+    items: list[dict[str, Any]] = _fillers(1500)
+    for i in range(100, 160):
+        items[i]["data"]["db.password"] = f"row-{i}-{PW}"
+    out = masker.mask_json(_big_list(items))
+    assert PW.encode() not in out.body
+    back = orjson.loads(out.body)["items"]
+    assert all(back[i]["data"]["db.password"].startswith("kgate:masked:")
+               for i in range(100, 160))
+    assert back[1000] == items[1000]
