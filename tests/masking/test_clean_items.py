@@ -392,3 +392,21 @@ def test_every_one_of_many_secret_items_in_a_row_is_masked(masker: Masker) -> No
     assert all(back[i]["data"]["db.password"].startswith("kgate:masked:")
                for i in range(100, 160))
     assert back[1000] == items[1000]
+
+
+@pytest.mark.parametrize("shift", [-2, 0, 3, -len(AKIA)])
+def test_anchor_across_a_scan_window_boundary_is_found(masker: Masker, shift: int) -> None:
+    """A big body is scanned in windows of 256 KiB: an anchor across or at an edge counts."""
+    window = 1 << 18
+    probe = cm({"a": "x" * 10 + " " + AKIA})
+    pad = window + shift - probe.index(AKIA.encode()) + 10
+    body = cm({"a": "x" * pad + " " + AKIA, "b": "y" * 100_000})
+    assert body.index(AKIA.encode()) == window + shift
+    assert not masker._clean(body)
+    assert AKIA.encode() not in masker.mask_json(body).body
+
+
+def test_anchor_dense_text_is_left_to_the_walker(masker: Masker) -> None:
+    body = cm({"a": "AKIA " * 200_000})
+    assert not masker._clean(body)
+    assert masker.mask_json(body).masked == 0   # (nothing secret: the walker finds nothing)

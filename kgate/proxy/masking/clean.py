@@ -54,7 +54,7 @@ import orjson
 from ahocorasick_rs import BytesAhoCorasick
 
 from .detectors import TextScanner
-from .hot import DENSE_MATCHES, DENSE_SAMPLE, HotStrings, close_quote, is_escaped, open_quote
+from .hot import HotStrings, close_quote, is_escaped, open_quote
 from .keys import _SECRET_PAIRS, _SECRET_SUFFIXES, _SECRET_WORDS, key_is_sensitive
 from .objects import _FLAG
 from .secretdata import LAST_APPLIED
@@ -64,6 +64,11 @@ from .settings import MaskingSettings
 _CACHE = 16384
 _MAX_DEPTH = 4
 _MAX_SKIP = 16
+#: Matches allowed beyond one per 64 bytes before text counts as anchor-dense; window size.
+_MATCH_BUDGET, _WINDOW = 4096, 1 << 18
+#: Pair names whose object is searched for a ``value`` key, per check (then: not clean).
+_PAIR_BUDGET = 256
+_BIG = 64 * 1024
 _SKIP = msgspec.json.Decoder(msgspec.Raw)
 _APPLIED_KEY = b'"' + LAST_APPLIED.encode() + b'"'
 #: Spellings that are always handled by the walker (see the module docstring), lower-cased:
@@ -130,6 +135,7 @@ class CleanCheck:
         self._nested = frozenset(at[p] for p in _NESTED)
         self._anchor = len(special)
         self._ac = BytesAhoCorasick(patterns)
+        self._longest = max(map(len, patterns))
         self._env = re.compile(settings.secret_env_names)
         self._scan = scanner
         self._seen = seen
@@ -137,6 +143,7 @@ class CleanCheck:
         #: find nothing, not a sensitive key, pair name or flag).
         self._clean_anywhere: set[bytes] = set()
         self._pair: dict[str, bool] = {}
+        self._pairs_left = _PAIR_BUDGET
 
     def __call__(self, raw: bytes | memoryview, kind: str | None = None, depth: int = 0) -> bool:
         """True only if walking ``raw`` (one object, List item or Table row; ``kind`` implied by
@@ -145,14 +152,14 @@ class CleanCheck:
         if not self._enabled:
             return False
         data = raw if isinstance(raw, bytes) else bytes(raw)
-        if kind == "Secret" or (len(data) > DENSE_SAMPLE and (
+        if depth == 0:
+            self._pairs_left = _PAIR_BUDGET
+        if kind == "Secret" or (len(data) > _BIG and (
                 b'Secret"' in data or b'SecretList"' in data)):
             return False   # (a big body: spare the automaton's match list)
-        lowered = data.lower()
-        find = self._ac.find_matches_as_indexes
-        if len(data) > DENSE_SAMPLE * 2 and len(find(lowered[:DENSE_SAMPLE])) > DENSE_MATCHES:
+        matches = self._matches(data.lower())
+        if matches is None:
             return False   # anchor-dense text: the walker's own dense path handles it
-        matches = find(lowered, overlapping=True)   # no pattern may hide another
         found = {m[0] for m in matches if m[0] < self._anchor}
         if found:
             if found & self._refuse:
@@ -178,6 +185,25 @@ class CleanCheck:
         if not (ascii_only and self._names_by_anchor) and not self._names_clean(data):
             return False
         return not self._seen or self._no_known_value(data)
+
+    def _matches(self, lowered: bytes) -> list[tuple[int, int, int]] | None:
+        """Every match, overlapping (no pattern may hide another), found window by window so
+        that anchor-dense text is given up on (None) before its matches fill memory."""
+        find = self._ac.find_matches_as_indexes
+        size = len(lowered)
+        budget = _MATCH_BUDGET + size // 64
+        if size <= _WINDOW:
+            found = find(lowered, overlapping=True)
+            return found if len(found) <= budget else None
+        view = memoryview(lowered)
+        out: list[tuple[int, int, int]] = []
+        for start in range(0, size, _WINDOW):
+            # the window runs on by the longest pattern: a match starting in it ends in it
+            part = find(view[start:start + _WINDOW + self._longest], overlapping=True)
+            out.extend((i, s + start, e + start) for i, s, e in part if s < _WINDOW)
+            if len(out) > budget:
+                return None
+        return out
 
     def for_collection(self) -> Callable[[memoryview, str | None], bool]:
         """The check for the elements of one List or Table (``bulk.mask_collection``), backing
@@ -328,7 +354,7 @@ class CleanCheck:
             return not (key_is_sensitive(text) and _next(data, key_at + 1) in b'"[')
         if role == _VALUE:
             return not (data[key_at:q0].startswith(b'"name"') and self._pair_sensitive(text)
-                        and _in_pair(data, key_at, q1))
+                        and self._in_pair(data, key_at, q1))
         if role == _ELEMENT:
             return not _flag_sensitive(text)
         return False
@@ -341,9 +367,15 @@ class CleanCheck:
                 name = orjson.loads(m.group(1))
             except orjson.JSONDecodeError:
                 return False
-            if self._pair_sensitive(name) and _in_pair(data, m.start(), m.end(1) - 1):
+            if self._pair_sensitive(name) and self._in_pair(data, m.start(), m.end(1) - 1):
                 return False
         return True
+
+    def _in_pair(self, data: bytes, key_at: int, end: int) -> bool:
+        """``_in_pair`` within a budget per check (many names in one object would make the
+        searches quadratic): past it, assume a pair."""
+        self._pairs_left -= 1
+        return self._pairs_left < 0 or _in_pair(data, key_at, end)
 
     def _pair_sensitive(self, name: str) -> bool:
         s = self._pair.get(name)
