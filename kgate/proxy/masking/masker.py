@@ -172,9 +172,9 @@ class Masker:
             return MaskResult(body, 0)
         objects = self._objects
         clean = self._clean
-        if clean(body) and _valid(body):
-            return MaskResult(body, 0)   # provably nothing to mask: not even parsed
         with _collector_paused(len(body)):
+            if clean(body) and _valid(body):
+                return MaskResult(body, 0)   # provably nothing to mask: not even parsed
             try:
                 if len(body) >= _BULK_MIN:
                     try:
