@@ -135,6 +135,8 @@ ATTACKS: dict[str, tuple[bytes, str]] = {
                                                              "value": PW})), PW),
     "env pair with KELVIN SIGN": (json.dumps(pod_env({"name": "API_\u212aEY", "value": PW}),
                                              ensure_ascii=False).encode(), PW),
+    "env pair with a long s": (json.dumps(pod_env({"name": "MY_\u017fECRET", "value": PW}),
+                                          ensure_ascii=False).encode(), PW),
     "flag with a value": (orjson.dumps(pod_env(args=["--db-password=" + PW])), PW),
     "flag then value": (orjson.dumps(pod_env(args=["--token", PW])), PW),
     "list under a sensitive key": (cm({}, passwords=[PW]), PW),
