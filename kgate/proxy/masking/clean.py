@@ -36,8 +36,12 @@ Why it is sound — each thing that makes the walker change (or learn from) an o
   document (kind unknown) and then as text: it must pass this check itself (to a depth of
   ``_MAX_DEPTH``). The last-applied annotation's key must hold such a document (anything else
   becomes one placeholder).
-* **Validity.** The caller hands in JSON whose syntax msgspec checked (``bulk``'s element views,
-  ``Masker.mask_json``'s skip-parse); non-ASCII bytes must decode as UTF-8 here.
+* **Validity.** The reasoning holds for JSON only: a clean verdict counts only for bytes whose
+  syntax msgspec checked (``bulk``'s element views; ``Masker``'s skip-parse, after this check);
+  non-ASCII bytes must decode as UTF-8 here.
+* **Cost bounds.** Anchor-dense text (more than one match per 64 bytes), more than 256 pair
+  objects to search, or JSON nested deeper than ``_MAX_DEPTH`` in strings → not clean.
+  ``for_collection`` backs off on Lists whose elements keep needing the walk.
 
 Nothing is learned from a clean object: the walker only learns what it masks, and a clean object
 holds no Secret whose values ``learn_secrets`` would take.
