@@ -146,6 +146,8 @@ class CleanCheck:
         #: Raw spellings of anchored strings that are clean wherever they stand (detectors
         #: find nothing, not a sensitive key, pair name or flag).
         self._clean_anywhere: set[bytes] = set()
+        #: Raw spellings of anchored strings the detectors found nothing in.
+        self._undetected: set[bytes] = set()
         self._pair: dict[str, bool] = {}
         self._pairs_left = _PAIR_BUDGET
 
@@ -315,7 +317,7 @@ class CleanCheck:
         escaped = b"\\" in data
         anywhere = self._clean_anywhere
         starts = [m[1] for m in matches]
-        unsure: list[tuple[bytes, str]] = []
+        unsure: list[tuple[bytes, str, bool]] = []
         i, n = 0, len(matches)
         while i < n:
             _, s, e = matches[i]
@@ -335,17 +337,22 @@ class CleanCheck:
                 return False
             if not isinstance(text, str):
                 return False
-            if key_is_sensitive(text) or self._pair_sensitive(text) or _flag_sensitive(text):
-                if not self._in_place_clean(data, text, q0, q1):
-                    return False
-                spelled = b""   # clean here, maybe not elsewhere: not remembered
-            unsure.append((spelled, text))
-        for spelled, text in unsure:
+            named = key_is_sensitive(text) or self._pair_sensitive(text) \
+                or _flag_sensitive(text)
+            if named and not self._in_place_clean(data, text, q0, q1):
+                return False
+            unsure.append((spelled, text, not named))   # named: clean here, maybe not elsewhere
+        undetected = self._undetected
+        for spelled, text, everywhere in unsure:
             if spelled in anywhere:
                 continue   # the same string earlier in this body
-            if self._scan.mask(text)[1]:
-                return False
-            if spelled:
+            if spelled not in undetected:
+                if self._scan.mask(text)[1]:
+                    return False
+                if len(undetected) >= _CACHE:
+                    undetected.clear()
+                undetected.add(spelled)
+            if everywhere:
                 if len(anywhere) >= _CACHE:
                     anywhere.clear()
                 anywhere.add(spelled)
