@@ -3,14 +3,17 @@
 * ``mask_json`` over a 10,000-Secret ``SecretList`` (~20 MB, with last-applied annotations,
   managedFields and repeated values as real clusters have), a 10,000-Pod ``PodList`` (~34 MB,
   realistic pods: env with secrets and references, probes, projected volumes, owner references,
-  conditions, container statuses) and a ``Table`` of 10,000 pods with ``includeObject=Object``:
-  MB/s (median of several runs) and peak traced memory as a multiple of the body size;
+  conditions, container statuses), a ``Table`` of 10,000 pods with ``includeObject=Object`` and
+  a ``ConfigMapList`` of 10,000 ConfigMaps with nothing secret in them (issue 15: every item is
+  copied as bytes): MB/s (median of several runs) and peak traced memory as a multiple of the
+  body size;
 * a watch stream of the same Secrets as NDJSON events in 16 KiB chunks;
 * log streaming over ~50 MB of realistic lines in 16 KiB chunks, detectors on vs off;
 * 1 MB of anchor-dense text (``AKIA…``, ``token token …``, ``eyJaaaa.…`` and other units an
   attacker would choose), as a ConfigMap value and as a log: the worst case (issue 15).
 
-Run: ``python -m bench.masking_bench [--runs 5] [--secrets 10000] [--log-mb 50]``.
+Run: ``python -m bench.masking_bench [--runs 5] [--secrets 10000] [--log-mb 50]
+[--lists-only]``.
 Goal (issue 4): ≥ 50 MB/s for Lists, peak memory ≤ 3× the body.
 """
 
@@ -196,6 +199,32 @@ def busy_pod_list(target_bytes: int = 1_000_000) -> bytes:
                          "metadata": {"resourceVersion": "99"}, "items": items[:-1]})
 
 
+def configmap_list(n: int) -> bytes:
+    """``kubectl get configmaps -A -o json`` with nothing secret in it: app settings, a
+    properties file, an nginx snippet, labels, managedFields (the clean-List case, issue 15)."""
+    items = []
+    for i in range(n):
+        name = f"shop-{i % 400}-settings-{i}"
+        data = {
+            "LOG_LEVEL": "info",
+            "FEATURE_FLAGS": "checkout,search,recommendations",
+            "UPSTREAM_URL": f"http://orders-{i % 40}.shop.svc.cluster.local:8080",
+            "application.properties": (
+                f"server.port=8080\nspring.application.name=shop-{i % 400}\n"
+                "management.endpoints.web.exposure.include=health,info,prometheus\n"
+                f"cache.ttl.seconds={60 + i % 300}\nretry.max-attempts=3\n"),
+            "nginx.conf": (
+                "server {\n  listen 80;\n  gzip on;\n  location / {\n    root "
+                f"/usr/share/nginx/html;\n    expires {30 + i % 30}m;\n  }}\n}}\n"),
+        }
+        md = _meta(name, f"team-{i % 20}", "ConfigMap", data)
+        md["annotations"] = {"app.example.com/owner": "payments@example.com",
+                             "app.example.com/revision": str(i % 17)}
+        items.append({"metadata": md, "data": data})
+    return orjson.dumps({"kind": "ConfigMapList", "apiVersion": "v1",
+                         "metadata": {"resourceVersion": "1234567"}, "items": items})
+
+
 def pod_table(n: int) -> bytes:
     """``kubectl get pods -o wide`` with ``includeObject=Object``: a Table of full Pods."""
     rows = []
@@ -323,6 +352,8 @@ def main() -> None:
     ap.add_argument("--pods", type=int, default=10_000)
     ap.add_argument("--log-mb", type=float, default=50.0)
     ap.add_argument("--dense-only", action="store_true", help="only the dense-anchor cases")
+    ap.add_argument("--lists-only", action="store_true",
+                    help="only the List and Table cases (no watch, logs or dense text)")
     args = ap.parse_args()
     if args.dense_only:
         _print(dense_rows(os.urandom(32), args.runs))
@@ -336,11 +367,7 @@ def main() -> None:
     table = pod_table(args.pods)
     pods = pod_list(args.pods)
     busy = busy_pod_list()
-    events = b"".join(
-        orjson.dumps({"type": "ADDED", "object": {"kind": "Secret", **item}}) + b"\n"
-        for item in orjson.loads(secrets)["items"]
-    )
-    logs = log_lines(int(args.log_mb * 1e6))
+    configmaps = configmap_list(args.pods)
 
     rows: list[tuple[str, float, tuple[float, float], str]] = []
 
@@ -350,6 +377,7 @@ def main() -> None:
 
     for label, body in ((f"SecretList ({args.secrets})", secrets),
                         (f"PodList ({args.pods})", pods),
+                        (f"clean ConfigMapList ({args.pods})", configmaps),
                         ("busy PodList (1 MB)", busy),
                         (f"Pod Table ({args.pods}, Object)", table)):
         rate = _median_rate(fresh(body), len(body), args.runs)
@@ -357,6 +385,14 @@ def main() -> None:
         masked = on.mask_json(body).masked
         rows.append((label, len(body) / 1e6, rate,
                      f"peak +{peak:.2f}× body beyond the input, {masked} masked"))
+    if args.lists_only:
+        _print(rows)
+        return
+    events = b"".join(
+        orjson.dumps({"type": "ADDED", "object": {"kind": "Secret", **item}}) + b"\n"
+        for item in orjson.loads(secrets)["items"]
+    )
+    logs = log_lines(int(args.log_mb * 1e6))
 
     rate = _median_rate(_stream(on.watch_stream, events), len(events), args.runs)
     rows.append((f"watch NDJSON ({args.secrets} events)", len(events) / 1e6, rate, "16 KiB chunks"))

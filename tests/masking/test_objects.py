@@ -359,3 +359,22 @@ def test_a_watch_event_whose_object_is_not_an_object_is_walked_as_it_is(masker: 
         assert out["type"] == "ADDED"
         assert "ghp_" + "a1B2" * 9 not in orjson.dumps(out).decode()
         assert "hunter2hunter2" not in orjson.dumps(out).decode()
+
+
+def test_odd_shapes_are_masked_not_crashed_on(masker: Masker) -> None:
+    """A Table whose rows are not a list, a WatchEvent without an object: walked as they are."""
+    for doc in ({"kind": "Table", "rows": True, "note": "password=hunter2hunter2"},
+                {"kind": "Table", "rows": {"password": "hunter2hunter2"}},
+                {"kind": "WatchEvent", "type": "ADDED", "password": "hunter2hunter2"},
+                {"kind": "Table", "rows": ["password=hunter2hunter2", {"cells": ["a"]}]}):
+        out = masker.mask_json(orjson.dumps(doc)).body
+        assert b"hunter2hunter2" not in out and orjson.loads(out)["kind"] == doc["kind"]
+
+
+def test_a_big_list_whose_item_is_not_an_object_is_refused(masker: Masker) -> None:
+    items = [orjson.dumps({"kind": "ConfigMap", "metadata": {"name": f"c{i}"},
+                           "data": {"pad": "p" * 2000}}) for i in range(600)]
+    items[7] = b'"password=hunter2hunter2"'
+    body = b'{"kind":"List","apiVersion":"v1","metadata":{},"items":[' + b",".join(items) + b"]}"
+    with pytest.raises(MaskingError, match=r"items\[7\] is not an object"):
+        masker.mask_json(body)

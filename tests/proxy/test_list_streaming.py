@@ -49,7 +49,10 @@ def _pod(i: int) -> dict[str, Any]:
             "metadata": {"name": f"p-{i:03d}", "namespace": "default", "uid": f"u-{i}",
                          "creationTimestamp": "2026-01-01T00:00:00Z", "labels": labels,
                          "annotations": {"pad": PAD}},
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            # a literal under a secret name: every item needs the walker (a List the raw
+            # check proves clean goes out in one piece, unparsed)
+            "spec": {"containers": [{"name": "c", "image": "busybox", "env": [
+                {"name": "DB_PASSWORD", "value": f"pw-{i:03d}-not-for-agents"}]}]},
             "status": {"phase": "Running"}}
 
 

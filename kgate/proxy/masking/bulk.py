@@ -3,8 +3,10 @@
 Parsing a 20 MB List into Python objects takes 12–18× the body in memory (small dicts and
 strings dominate). Instead the top level is split without building objects — msgspec decodes it
 into ``Raw`` views of the input — and each ``items[]`` element (or Table ``rows[]`` element) is
-parsed, masked and serialised on its own, written straight into the output buffer. Items that
-need no masking are copied as they were, byte for byte.
+parsed, masked and serialised on its own, written straight into the output buffer. Items the
+raw-bytes check (``clean.py``) proves clean are copied as they were, byte for byte, unparsed;
+every other item goes out as the walker left it, re-encoded even when nothing changed (its raw
+bytes may hold a key twice, and only the last was walked).
 
 The output comes in batches (``MaskedCollection``): the proxy sends each as soon as it is done,
 so peak memory is the input plus a batch or two plus one item, and the agent reads the first
@@ -150,9 +152,10 @@ class MaskedCollection:
         learn: Callable[[Any, str | None], None] | None = None,
         mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
         batch: int = BATCH,
+        clean: Callable[[memoryview, str | None], bool] | None = None,
     ) -> None:
         self.masked = 0
-        self._steps = self._run(split, mask_item, mask_row, learn, mask_envelope, batch)
+        self._steps = self._run(split, mask_item, mask_row, learn, mask_envelope, batch, clean)
 
     def __iter__(self) -> MaskedCollection:
         return self
@@ -168,6 +171,7 @@ class MaskedCollection:
         learn: Callable[[Any, str | None], None] | None,
         mask_envelope: Callable[[dict[str, Any], str | None], int] | None,
         batch: int,
+        clean: Callable[[memoryview, str | None], bool] | None,
     ) -> Iterator[bytes]:
         top, kind, field, item_kind, elements = split
         if learn is not None:
@@ -175,15 +179,12 @@ class MaskedCollection:
                 _learn_element(memoryview(element), field, item_kind, learn)
 
         envelope: dict[str, Any] = {}
-        envelope_masked = False
         if mask_envelope is not None:
             try:
                 envelope = {k: _ANY.decode(raw) for k, raw in top.items() if k != field}
             except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 raise MaskingError("response body is not valid JSON") from None
-            n = mask_envelope(envelope, kind)
-            self.masked += n
-            envelope_masked = n > 0
+            self.masked += mask_envelope(envelope, kind)
         out = io.BytesIO()
         out.write(b"{")
         for i, (key, raw) in enumerate(top.items()):
@@ -192,7 +193,10 @@ class MaskedCollection:
             out.write(orjson.dumps(key))
             out.write(b":")
             if key != field:
-                out.write(dumps(envelope[key]) if envelope_masked else memoryview(raw))
+                # what the envelope's masker looked at, not the raw bytes (which may hold a
+                # key twice: the decoder keeps the last, the raw form both)
+                out.write(dumps(envelope[key]) if mask_envelope is not None
+                          else memoryview(raw))
                 continue
             out.write(b"[")
             for j, element in enumerate(elements):
@@ -203,20 +207,27 @@ class MaskedCollection:
                 if j:
                     out.write(b",")
                 view = memoryview(element)
+                if clean is not None and clean(view, item_kind):
+                    out.write(view)   # provably nothing to mask: bytes as they came
+                    continue
                 try:
                     doc = _ANY.decode(view)
                 except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                     raise MaskingError(f"{field}[{j}] is not valid JSON") from None
+                if not isinstance(doc, dict):
+                    # not an object: nothing a List or Table holds (the walker of a whole body
+                    # would take it as text; here the element could not be replaced)
+                    raise MaskingError(f"{field}[{j}] is not an object; refusing to pass it")
                 if field == "rows":
                     n = mask_row(doc, view)
                 else:
-                    ik = doc.get("kind") if isinstance(doc, dict) else None
+                    ik = doc.get("kind")
                     n = mask_item(doc, ik if isinstance(ik, str) else item_kind, view)
                 if n:
                     self.masked += n
-                    out.write(dumps(doc))
-                else:
-                    out.write(view)
+                # Not the raw bytes even when nothing changed: they may hold a key twice, and
+                # the decoder (like Go's) kept only the last one — what was walked is what goes.
+                out.write(dumps(doc))
                 del doc, view
             out.write(b"]")
         out.write(b"}")
@@ -230,19 +241,22 @@ def stream_collection(
     learn: Callable[[Any, str | None], None] | None = None,
     mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
     batch: int = BATCH,
+    clean: Callable[[memoryview, str | None], bool] | None = None,
 ) -> MaskedCollection | None:
     """A List (``items``) or Table (``rows``) to be masked batch by batch; ``None`` when
     ``body`` is not such a collection (the caller masks it whole).
 
     ``learn`` (optional) sees every element's Secret parts first; ``mask_envelope`` (optional)
-    masks the collection's own fields besides the elements (``metadata``, column definitions).
-    The maskers get each element's raw JSON too (for their pre-check). Raises ``MaskingError``
-    on bad JSON (here for the top level, while iterating for an element).
+    masks the collection's own fields besides the elements (``metadata``, column definitions);
+    ``clean`` (optional, ``clean.CleanCheck``) vouches from an element's raw JSON that masking
+    would change nothing: it is copied without being parsed. The maskers get each element's raw
+    JSON too (for their pre-check). Raises ``MaskingError`` on bad JSON (here for the top
+    level, while iterating for an element).
     """
     split = _split(body)
     if split is None:
         return None
-    return MaskedCollection(split, mask_item, mask_row, learn, mask_envelope, batch)
+    return MaskedCollection(split, mask_item, mask_row, learn, mask_envelope, batch, clean)
 
 
 def mask_collection(
@@ -251,13 +265,11 @@ def mask_collection(
     mask_row: Callable[[Any, memoryview], int],
     learn: Callable[[Any, str | None], None] | None = None,
     mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
+    clean: Callable[[memoryview, str | None], bool] | None = None,
 ) -> tuple[bytes, int] | None:
     """``stream_collection`` in one piece: ``None`` when ``body`` is not a List or Table,
-    ``(body, 0)`` unchanged when nothing needed masking, else the masked body and the count."""
-    batches = stream_collection(body, mask_item, mask_row, learn, mask_envelope)
+    else the masked body and the count."""
+    batches = stream_collection(body, mask_item, mask_row, learn, mask_envelope, clean=clean)
     if batches is None:
         return None
-    out = b"".join(batches)
-    if not batches.masked:
-        return body, 0
-    return out, batches.masked
+    return b"".join(batches), batches.masked

@@ -39,6 +39,8 @@ class HotStrings:
         for name in settings.detectors:
             for detector in BUILTIN[name]:
                 anchors.update(a.lower().encode() for a in (*detector.exact, *detector.lower))
+        #: Every anchor, lower-cased (``clean`` scans for them too).
+        self.anchors = frozenset(anchors)
         # An anchor holding a character JSON must escape could hide behind the escape: no hot
         # set. ('/' may be escaped as well, and the assignment detector's ``\\u00`` anchor is
         # written ``\\\\u00`` in JSON: a raw form with ``\\u`` or ``\\/`` gets none, see ``scan``.)
@@ -48,6 +50,11 @@ class HotStrings:
         self._any = re.compile(b"|".join(re.escape(a) for a in sorted(anchors, key=len,
                                                                    reverse=True))) \
             if anchors else None
+
+    @property
+    def enabled(self) -> bool:
+        """False when the raw form can never vouch for its strings (custom detectors)."""
+        return self._enabled
 
     def scan(self, data: bytes) -> frozenset[str] | None:
         """The hot strings of ``data``; ``None`` if the raw form cannot vouch for its strings
@@ -75,7 +82,7 @@ class HotStrings:
         while i < n:
             _, s, e = matches[i]
             if escaped:
-                q0, q1 = _open_quote(data, s), _close_quote(data, e)
+                q0, q1 = open_quote(data, s), close_quote(data, e)
             else:
                 q0, q1 = rfind(b'"', 0, s), find(b'"', e)
             if q0 < 0 or q1 < 0:
@@ -113,7 +120,7 @@ DENSE_MATCHES = DENSE_SAMPLE // 32
 _JSON_STRING = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)  # unrolled: linear, fast
 
 
-def _escaped(data: bytes, quote: int) -> bool:
+def is_escaped(data: bytes, quote: int) -> bool:
     """Whether the quote at ``quote`` is preceded by an odd run of backslashes."""
     i = quote - 1
     while i >= 0 and data[i] == 0x5C:
@@ -121,17 +128,17 @@ def _escaped(data: bytes, quote: int) -> bool:
     return (quote - 1 - i) % 2 == 1
 
 
-def _open_quote(data: bytes, pos: int) -> int:
+def open_quote(data: bytes, pos: int) -> int:
     """The unescaped quote that opens the string holding ``pos`` (-1 if none)."""
     q = data.rfind(b'"', 0, pos)
-    while q >= 0 and _escaped(data, q):
+    while q >= 0 and is_escaped(data, q):
         q = data.rfind(b'"', 0, q)
     return q
 
 
-def _close_quote(data: bytes, pos: int) -> int:
+def close_quote(data: bytes, pos: int) -> int:
     """The unescaped quote that closes the string holding ``pos`` (-1 if none)."""
     q = data.find(b'"', pos)
-    while q >= 0 and _escaped(data, q):
+    while q >= 0 and is_escaped(data, q):
         q = data.find(b'"', q + 1)
     return q

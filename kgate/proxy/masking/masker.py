@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from .bulk import MaskedCollection, dumps, mask_collection, stream_collection
+from .clean import CleanCheck
 from .detectors import TextScanner, key_is_sensitive
 from .hot import HotStrings
 from .known import KnownValues
@@ -74,6 +75,19 @@ def _collector_paused(size: int) -> Iterator[None]:
                 gc.enable()
 
 
+_SKIP = msgspec.json.Decoder(msgspec.Raw)
+
+
+def _valid(body: bytes) -> bool:
+    """Syntactically valid JSON (msgspec's skip-parse: no objects built). The pre-check's
+    reasoning holds for JSON only; anything else goes to ``_loads``, which refuses it."""
+    try:
+        _SKIP.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
+
+
 def _loads(body: bytes) -> Any:
     # msgspec, not orjson, to parse: as fast, and it keeps integers beyond 64 bits exact where
     # orjson turns them into floats (a masked object must not change its other values).
@@ -109,6 +123,24 @@ class MaskedBatches:
                 raise MaskingError("response body is nested too deeply to mask") from None
             finally:
                 self._objects.flush_learned()
+
+
+class AsIs:
+    """``mask_json_stream`` of a body the raw-bytes check proved clean: the body, in one piece."""
+
+    masked = 0
+
+    def __init__(self, body: bytes) -> None:
+        self._body: bytes | None = body
+
+    def __iter__(self) -> AsIs:
+        return self
+
+    def __next__(self) -> bytes:
+        body, self._body = self._body, None
+        if body is None:
+            raise StopIteration
+        return body
 
 
 class Masker:
@@ -149,7 +181,17 @@ class Masker:
                                   issued=self.issued,
                                   show_certificates=settings.show_certificates, hot=self._hot)
             self._walkers.walker = walker
+            self._walkers.clean = CleanCheck(settings, self._hot, scanner, self._seen)
         return walker
+
+    @property
+    def _clean(self) -> CleanCheck:
+        """This thread's raw-bytes pre-check (``clean.py``), sharing the walker's scanner."""
+        clean: CleanCheck | None = getattr(self._walkers, "clean", None)
+        if clean is None:
+            self._objects  # noqa: B018 - creates this thread's walker and its pre-check
+            clean = self._walkers.clean
+        return clean
 
     @property
     def known(self) -> KnownValues:
@@ -165,22 +207,30 @@ class Masker:
     # -- whole bodies --------------------------------------------------------------------------
 
     def mask_json(self, body: bytes) -> MaskResult:
-        """Mask any JSON response body; unchanged bodies come back byte-for-byte.
+        """Mask any JSON response body.
 
-        Raises ``MaskingError`` for protobuf, truncated or otherwise unparseable bodies.
+        A body the raw-bytes check (``clean.py``) proves clean comes back byte-for-byte, not
+        even parsed. Any other goes out as the walker left it, re-encoded even when nothing
+        changed: its raw bytes may hold a key twice, and the decoder (like Go's) kept only the
+        last — what was walked is what is sent. Raises ``MaskingError`` for protobuf,
+        truncated or otherwise unparseable bodies.
         """
         if body[:4] == _PROTOBUF_MAGIC:
             raise MaskingError("protobuf response cannot be masked; refusing to pass it")
         if not body.strip():
             return MaskResult(body, 0)
         objects = self._objects
+        clean = self._clean
         with _collector_paused(len(body)):
+            if clean(body) and _valid(body):
+                return MaskResult(body, 0)   # provably nothing to mask: not even parsed
             try:
                 if len(body) >= _BULK_MIN:
                     try:
                         done = mask_collection(body, objects.item, objects.row,
                                                learn=objects.learn_secrets,
-                                               mask_envelope=objects.envelope)
+                                               mask_envelope=objects.envelope,
+                                               clean=clean.for_collection())
                     finally:
                         objects.flush_learned()
                     if done is not None:
@@ -189,11 +239,9 @@ class Masker:
                 n = objects.document(doc, raw=body)
             except RecursionError:
                 raise MaskingError("response body is nested too deeply to mask") from None
-            if not n:
-                return MaskResult(body, 0)
             return MaskResult(dumps(doc), n)
 
-    def mask_json_stream(self, body: bytes) -> MaskedBatches | None:
+    def mask_json_stream(self, body: bytes) -> MaskedBatches | AsIs | None:
         """A big List or Table (``_BULK_MIN`` on), masked item by item and handed out in
         batches as they are done; ``None`` for any other body (``mask_json`` it whole).
 
@@ -205,11 +253,15 @@ class Masker:
         if len(body) < _BULK_MIN or body[:4] == _PROTOBUF_MAGIC:
             return None
         objects = self._objects
+        clean = self._clean
         with _collector_paused(len(body)):
+            if clean(body) and _valid(body):
+                return AsIs(body)   # provably nothing to mask: one piece, not parsed
             try:
                 batches = stream_collection(body, objects.item, objects.row,
                                             learn=objects.learn_secrets,
-                                            mask_envelope=objects.envelope)
+                                            mask_envelope=objects.envelope,
+                                            clean=clean.for_collection())
             except RecursionError:
                 raise MaskingError("response body is nested too deeply to mask") from None
         if batches is None:
@@ -217,15 +269,15 @@ class Masker:
         return MaskedBatches(batches, objects, len(body))
 
     def _mask_event(self, line: bytes) -> tuple[bytes, int]:
+        if self._clean(line) and _valid(line):
+            return line, 0   # provably nothing to mask (``clean.py``)
         with _collector_paused(len(line)):
             doc = _loads(line)
             try:
                 n = self._objects.document(doc, raw=line)
             except RecursionError:
                 raise MaskingError("watch event is nested too deeply to mask") from None
-            if not n:
-                return line, 0
-            out = dumps(doc)
+            out = dumps(doc)   # as walked, even unchanged (see ``mask_json``)
         return (out + b"\n" if line.endswith(b"\n") else out), n
 
     def learn(self, body: bytes) -> int:

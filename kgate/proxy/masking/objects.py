@@ -323,7 +323,8 @@ class ObjectMasker:
         if not isinstance(kind, str):
             kind = kind_hint
         if kind == "Table":
-            for row in doc.get("rows") or ():
+            rows = doc.get("rows")
+            for row in rows if isinstance(rows, list) else ():
                 if isinstance(row, dict):
                     self.learn_secrets(row.get("object"))
             return
@@ -388,12 +389,17 @@ class ObjectMasker:
         return self._root(d, kind, pre)
 
     def _table(self, table: dict[str, Any], pre: _Precheck) -> int:
-        n = self._root(table, "Table", pre, skip=("rows",))
         rows = table.get("rows")
-        if isinstance(rows, list):
-            for row in rows:
-                if isinstance(row, dict):
-                    n += self._row(row, pre)
+        if not isinstance(rows, list):
+            return self._root(table, "Table", pre)   # not rows at all: walked like any field
+        n = self._root(table, "Table", pre, skip=("rows",))
+        for i, row in enumerate(rows):
+            if isinstance(row, dict):
+                n += self._row(row, pre)
+            else:   # not a row: walked like any list element
+                box = [row]
+                n += self._list_at(box, pre)
+                rows[i] = box[0]
         return n
 
     def _row(self, row: dict[str, Any], pre: _Precheck) -> int:

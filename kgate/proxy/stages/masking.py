@@ -33,7 +33,7 @@ from kgate.proxy.masking import (
 )
 from kgate.proxy.masking import FrameMasker as EngineFrames
 from kgate.proxy.masking.catalogue import key_is_sensitive
-from kgate.proxy.masking.masker import MaskedBatches
+from kgate.proxy.masking.masker import AsIs, MaskedBatches
 from kgate.proxy.masking.primed import env_secret_values, secret_values
 from kgate.proxy.masking.protobody import check_protobuf
 from kgate.proxy.masking.roundtrip import count_placeholders
@@ -178,7 +178,7 @@ class _Chunks:
 class _Batches:
     """The engine's batches of a big List, with its errors turned into ``MaskingFailed``."""
 
-    def __init__(self, inner: MaskedBatches) -> None:
+    def __init__(self, inner: MaskedBatches | AsIs) -> None:
         self._inner = inner
 
     @property
