@@ -32,10 +32,15 @@ _PIECES = [*KNOWN, "s3cretVALUE4", "x", " ", "-", "=", ":", "/", "\n", '"', "\\"
            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", "://u:p@h", "https://a:b@c/d",
            "--db-password=", "--token", "name", "value", "secret", "-----BEGIN ", "ghp_",
            "kgate:masked:0123abcd", "{", "[", "api_key=", "Bearer "]
-_TEXT = st.lists(st.sampled_from(_PIECES), max_size=6).map("".join)
+#: Pieces with blanks between: a string that a known value runs into (``…Valpass``,
+#: ``…Valapi_key=x``) is judged again after its known part is masked (``kgate:masked:…pass`` reads
+#: as a ``pass`` key), so walking everything twice masks more there than walking once — more
+#: masking, not less, and not what this property is about.
+_TEXT = st.lists(st.sampled_from(_PIECES), max_size=6).map(" ".join)
 _KEYS = st.one_of(st.sampled_from(["name", "value", "env", "args", "data", "labels",
                                    "annotations", "message", "image", "uid", "password",
-                                   "apiKey", "token", "managedFields", "fieldsV1", "x"]), _TEXT)
+                                   "apiKey", "token", "managedFields", "fieldsV1", "x"]),
+                  _TEXT)
 
 
 def _tree() -> st.SearchStrategy[Any]:
@@ -53,7 +58,7 @@ _OBJECT = st.fixed_dictionaries({
     "kind": st.sampled_from(["ConfigMap", "Pod", "Widget", "Event", "Status"]),
     "apiVersion": st.just("v1"),
     "metadata": st.fixed_dictionaries({"name": _TEXT, "namespace": st.just("dev")},
-                                      optional={"labels": st.dictionaries(_TEXT, _TEXT,
+                                      optional={"labels": st.dictionaries(_KEYS, _TEXT,
                                                                           max_size=3)}),
     "spec": _tree(),
 })

@@ -230,9 +230,15 @@ class ObjectMasker:
         n = walk(pre)
         if len(self._learned) == start:
             return n
-        new = self._learned[start:]
+        # Only values the session did not know when the walk began can have been missed: those
+        # it knew were looked for wherever the text spells them (the same PodList read again
+        # learns only values it already knew, and is walked once).
+        seen = self.seen
+        new = [v for v in self._learned[start:] if v not in seen]
         for v in new:
-            self.seen.add(v)
+            seen.add(v)
+        if not new:
+            return n
         if pre.text is None or _recur(pre.text, new, pre.escapable):
             again = _EVERYTHING
             if pre.knownset is not None and pre.text is not None:
@@ -919,13 +925,14 @@ _NOT_JSON: Any = _NotJson()
 
 def _recur(text: str, learned: list[str], escapable: re.Pattern[str]) -> bool:
     """Does a value learned in a walk occur in the object's JSON ``text`` more often than it
-    was masked (or in a form the raw text may spell differently)? Many values (a whole List
-    parsed at once) are counted in one automaton pass, not one ``count`` each over the text."""
+    was masked (or in a form the raw text may spell differently, or remembered in another: a
+    value with blanks around it is known stripped, and found so elsewhere)? Many values (a whole
+    List parsed at once) are counted in one automaton pass, not one ``count`` each."""
     if len(learned) <= 16:
-        return any(escapable.search(v) or text.count(v) > learned.count(v)
+        return any(escapable.search(v) or v != v.strip() or text.count(v) > learned.count(v)
                    for v in set(learned))
     masked = Counter(learned)
-    if any(escapable.search(v) for v in masked):
+    if any(escapable.search(v) or v != v.strip() for v in masked):
         return True
     values = list(masked)
     # overlapping occurrences count at least as many as ``str.count``: never fewer re-walks

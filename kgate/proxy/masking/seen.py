@@ -36,6 +36,8 @@ MAX_VALUE_LEN = 4096
 MAX_ODD = 512
 #: Up to this many candidate values, ``spans`` searches for each; beyond, one automaton pass.
 _FEW = 8
+#: Automata ``spans`` keeps (each over one reply's candidate values).
+_AUTOMATA_KEPT = 4
 _DELIM_CHARS = "\"'`,;:=()[]{}<>|@\\&?#/!*+%$^~"
 TOKEN = re.compile("[^\\s" + re.escape(_DELIM_CHARS) + "]+")
 #: ``text.translate(_TO_SPACE).split()`` gives the same tokens as ``TOKEN.findall`` (for the
@@ -55,12 +57,18 @@ class SeenValues:
         self._values: dict[str, None] = {}     # insertion-ordered set
         self._odd: dict[str, None] = {}        # values without a usable token
         self._lock = threading.RLock()
+        #: ``spans``' automata by candidate set: the same List read again has the same ones.
+        self._automata: dict[frozenset[str], AhoCorasick] = {}
 
     def __len__(self) -> int:
         return len(self._values)
 
     def __bool__(self) -> bool:
         return bool(self._values)
+
+    def __contains__(self, value: object) -> bool:
+        """Whether ``value`` itself is remembered (as it was added, a single line)."""
+        return value in self._values
 
     def add(self, value: str) -> None:
         """Remember ``value`` (and each of its lines, stripped, if it has several)."""
@@ -123,11 +131,21 @@ class SeenValues:
         if len(candidates) <= _FEW:
             return self._each(text, candidates)
         try:
-            matches = AhoCorasick(list(candidates)).find_matches_as_indexes(
+            matches = self._automaton(frozenset(candidates)).find_matches_as_indexes(
                 text, overlapping=True)
         except (UnicodeError, ValueError):   # lone surrogates: search one by one
             return self._each(text, candidates)
         return sorted((s, e) for _, s, e in matches)
+
+    def _automaton(self, key: frozenset[str]) -> AhoCorasick:
+        with self._lock:
+            automaton = self._automata.get(key)
+            if automaton is None:
+                automaton = AhoCorasick(list(key))
+                if len(self._automata) >= _AUTOMATA_KEPT:
+                    self._automata.pop(next(iter(self._automata)))
+                self._automata[key] = automaton
+            return automaton
 
     @staticmethod
     def _each(text: str, candidates: set[str]) -> list[tuple[int, int]]:
