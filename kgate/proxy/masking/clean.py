@@ -70,6 +70,8 @@ _MAX_DEPTH = 4
 _MAX_SKIP = 16
 #: Matches allowed beyond one per 64 bytes before text counts as anchor-dense; window size.
 _MATCH_BUDGET, _WINDOW = 4096, 1 << 18
+#: A big body is first sampled this far: more than one match per 32 bytes there is dense.
+_PROBE = 16 * 1024
 #: Pair names whose object is searched for a ``value`` key, per check (then: not clean).
 _PAIR_BUDGET = 256
 _BIG = 64 * 1024
@@ -202,13 +204,15 @@ class CleanCheck:
             found = find(lowered, overlapping=True)
             return found if len(found) <= budget else None
         view = memoryview(lowered)
+        if len(find(view[:_PROBE], overlapping=True)) > _PROBE // 32:
+            return None   # dense from the start (a value of ``AKIA…``): not worth listing
         out: list[tuple[int, int, int]] = []
         for start in range(0, size, _WINDOW):
             # the window runs on by the longest pattern: a match starting in it ends in it
             part = find(view[start:start + _WINDOW + self._longest], overlapping=True)
-            out.extend((i, s + start, e + start) for i, s, e in part if s < _WINDOW)
-            if len(out) > budget:
+            if len(out) + len(part) > budget:
                 return None
+            out.extend((i, s + start, e + start) for i, s, e in part if s < _WINDOW)
         return out
 
     def for_collection(self) -> Callable[[memoryview, str | None], bool]:
