@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kgate.proxy.masking import Masker, MaskingError
-from kgate.proxy.masking.bulk import mask_collection
+from kgate.proxy.masking.bulk import Parts, mask_collection
 
 from .conftest import b64, dumps, loads, secret
 
@@ -42,19 +42,19 @@ def test_table_rows(masker: Masker) -> None:
     rows = [{"cells": [f"s{i}", "Opaque"], "object": secret(f"s{i}", {"p": f"rowpw{i}"})}
             for i in range(10)]
     body = dumps({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "rows": rows})
-    out = mask_collection(body, masker._objects.item, masker._objects.row)
+    out = mask_collection(body, Parts(masker._objects.item, masker._objects.row))
     assert out is not None and out[1] == 10
     assert b"rowpw" not in out[0] and b64("rowpw3").encode() not in out[0]
 
 
 def test_unchanged_list_returned_as_is(masker: Masker) -> None:
     body = dumps({"kind": "PodList", "items": [{"metadata": {"name": "p"}}]})
-    assert mask_collection(body, masker._objects.item, masker._objects.row) == (body, 0)
+    assert mask_collection(body, Parts(masker._objects.item, masker._objects.row)) == (body, 0)
 
 
 def test_not_a_collection(masker: Masker) -> None:
     for body in (dumps(secret(data={"a": "b"})), b"[1,2]", dumps({"kind": "Foo", "items": 3})):
-        assert mask_collection(body, masker._objects.item, masker._objects.row) is None
+        assert mask_collection(body, Parts(masker._objects.item, masker._objects.row)) is None
 
 
 @pytest.mark.parametrize("cut", [10, 5000, -3])

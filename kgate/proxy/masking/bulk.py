@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import msgspec
@@ -134,6 +135,22 @@ def _split(body: bytes) -> _Split | None:
     return _Split(top, kind, field, item_kind, elements)
 
 
+@dataclass(frozen=True)
+class Parts:
+    """What masks each part of a collection: ``item`` an element of ``items`` (with the kind
+    the List implies when it has none), ``row`` an element of a Table's ``rows``; optional:
+    ``learn`` sees every element's Secret parts first, ``envelope`` masks the collection's own
+    fields (``metadata``, column definitions), ``clean`` (``clean.CleanCheck``) vouches from an
+    element's raw JSON that masking would change nothing (it is then copied, unparsed). The
+    maskers get each element's raw JSON too (for their pre-check)."""
+
+    item: Callable[[Any, str | None, memoryview], int]
+    row: Callable[[Any, memoryview], int]
+    learn: Callable[[Any, str | None], None] | None = None
+    envelope: Callable[[dict[str, Any], str | None], int] | None = None
+    clean: Callable[[memoryview, str | None], bool] | None = None
+
+
 class MaskedCollection:
     """A List or Table masked element by element, handed out in batches of output bytes.
 
@@ -144,18 +161,9 @@ class MaskedCollection:
     must cut the connection. ``masked`` counts the values replaced so far.
     """
 
-    def __init__(
-        self,
-        split: _Split,
-        mask_item: Callable[[Any, str | None, memoryview], int],
-        mask_row: Callable[[Any, memoryview], int],
-        learn: Callable[[Any, str | None], None] | None = None,
-        mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
-        batch: int = BATCH,
-        clean: Callable[[memoryview, str | None], bool] | None = None,
-    ) -> None:
+    def __init__(self, split: _Split, parts: Parts, batch: int = BATCH) -> None:
         self.masked = 0
-        self._steps = self._run(split, mask_item, mask_row, learn, mask_envelope, batch, clean)
+        self._steps = self._run(split, parts, batch)
 
     def __iter__(self) -> MaskedCollection:
         return self
@@ -163,17 +171,9 @@ class MaskedCollection:
     def __next__(self) -> bytes:
         return next(self._steps)
 
-    def _run(
-        self,
-        split: _Split,
-        mask_item: Callable[[Any, str | None, memoryview], int],
-        mask_row: Callable[[Any, memoryview], int],
-        learn: Callable[[Any, str | None], None] | None,
-        mask_envelope: Callable[[dict[str, Any], str | None], int] | None,
-        batch: int,
-        clean: Callable[[memoryview, str | None], bool] | None,
-    ) -> Iterator[bytes]:
+    def _run(self, split: _Split, parts: Parts, batch: int) -> Iterator[bytes]:
         top, kind, field, item_kind, elements = split
+        learn, mask_envelope, clean = parts.learn, parts.envelope, parts.clean
         if learn is not None:
             for element in elements:
                 _learn_element(memoryview(element), field, item_kind, learn)
@@ -219,10 +219,10 @@ class MaskedCollection:
                     # would take it as text; here the element could not be replaced)
                     raise MaskingError(f"{field}[{j}] is not an object; refusing to pass it")
                 if field == "rows":
-                    n = mask_row(doc, view)
+                    n = parts.row(doc, view)
                 else:
                     ik = doc.get("kind")
-                    n = mask_item(doc, ik if isinstance(ik, str) else item_kind, view)
+                    n = parts.item(doc, ik if isinstance(ik, str) else item_kind, view)
                 if n:
                     self.masked += n
                 # Not the raw bytes even when nothing changed: they may hold a key twice, and
@@ -234,42 +234,20 @@ class MaskedCollection:
         yield out.getvalue()
 
 
-def stream_collection(
-    body: bytes,
-    mask_item: Callable[[Any, str | None, memoryview], int],
-    mask_row: Callable[[Any, memoryview], int],
-    learn: Callable[[Any, str | None], None] | None = None,
-    mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
-    batch: int = BATCH,
-    clean: Callable[[memoryview, str | None], bool] | None = None,
-) -> MaskedCollection | None:
-    """A List (``items``) or Table (``rows``) to be masked batch by batch; ``None`` when
-    ``body`` is not such a collection (the caller masks it whole).
-
-    ``learn`` (optional) sees every element's Secret parts first; ``mask_envelope`` (optional)
-    masks the collection's own fields besides the elements (``metadata``, column definitions);
-    ``clean`` (optional, ``clean.CleanCheck``) vouches from an element's raw JSON that masking
-    would change nothing: it is copied without being parsed. The maskers get each element's raw
-    JSON too (for their pre-check). Raises ``MaskingError`` on bad JSON (here for the top
-    level, while iterating for an element).
-    """
+def stream_collection(body: bytes, parts: Parts, batch: int = BATCH) -> MaskedCollection | None:
+    """A List (``items``) or Table (``rows``) to be masked batch by batch by ``parts``; ``None``
+    when ``body`` is not such a collection (the caller masks it whole). Raises
+    ``MaskingError`` on bad JSON (here for the top level, while iterating for an element)."""
     split = _split(body)
     if split is None:
         return None
-    return MaskedCollection(split, mask_item, mask_row, learn, mask_envelope, batch, clean)
+    return MaskedCollection(split, parts, batch)
 
 
-def mask_collection(
-    body: bytes,
-    mask_item: Callable[[Any, str | None, memoryview], int],
-    mask_row: Callable[[Any, memoryview], int],
-    learn: Callable[[Any, str | None], None] | None = None,
-    mask_envelope: Callable[[dict[str, Any], str | None], int] | None = None,
-    clean: Callable[[memoryview, str | None], bool] | None = None,
-) -> tuple[bytes, int] | None:
+def mask_collection(body: bytes, parts: Parts) -> tuple[bytes, int] | None:
     """``stream_collection`` in one piece: ``None`` when ``body`` is not a List or Table,
     else the masked body and the count."""
-    batches = stream_collection(body, mask_item, mask_row, learn, mask_envelope, clean=clean)
+    batches = stream_collection(body, parts)
     if batches is None:
         return None
     return b"".join(batches), batches.masked

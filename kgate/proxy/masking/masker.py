@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from .bulk import MaskedCollection, dumps, mask_collection, stream_collection
+from .bulk import MaskedCollection, Parts, dumps, mask_collection, stream_collection
 from .clean import CleanCheck
 from .detectors import TextScanner, key_is_sensitive
 from .hot import HotStrings
@@ -193,6 +193,12 @@ class Masker:
             clean = self._walkers.clean
         return clean
 
+    def _parts(self, clean: CleanCheck) -> Parts:
+        """This thread's maskers of a big List's parts (``bulk``)."""
+        objects = self._objects
+        return Parts(objects.item, objects.row, learn=objects.learn_secrets,
+                     envelope=objects.envelope, clean=clean.for_collection())
+
     @property
     def known(self) -> KnownValues:
         """The values this session recognises as bare text (priming pins values here)."""
@@ -227,10 +233,7 @@ class Masker:
             try:
                 if len(body) >= _BULK_MIN:
                     try:
-                        done = mask_collection(body, objects.item, objects.row,
-                                               learn=objects.learn_secrets,
-                                               mask_envelope=objects.envelope,
-                                               clean=clean.for_collection())
+                        done = mask_collection(body, self._parts(clean))
                     finally:
                         objects.flush_learned()
                     if done is not None:
@@ -258,10 +261,7 @@ class Masker:
             if clean(body) and _valid(body):
                 return AsIs(body)   # provably nothing to mask: one piece, not parsed
             try:
-                batches = stream_collection(body, objects.item, objects.row,
-                                            learn=objects.learn_secrets,
-                                            mask_envelope=objects.envelope,
-                                            clean=clean.for_collection())
+                batches = stream_collection(body, self._parts(clean))
             except RecursionError:
                 raise MaskingError("response body is nested too deeply to mask") from None
         if batches is None:
