@@ -19,7 +19,6 @@ import orjson
 import pytest
 
 from kgate.kubeconfig import write_kubeconfig
-from kgate.pki import issue_server_identity
 from kgate.policy import guardrails_only
 from kgate.proxy.attributes import RequestAttributes, parse_request
 from kgate.proxy.masking.bulk import BATCH
@@ -29,6 +28,7 @@ from kgate.proxy.stages.masking import BodyStream, EngineMasker
 from kgate.upstream_config import load_upstream
 from tests.fixtures.kube import KubectlRunner
 from tests.fixtures.proxy import Proxied, start_logged_proxy_thread, start_proxy_thread
+from tests.fixtures.tlsserver import LoopbackTLSServer
 
 PODS = "/api/v1/namespaces/default/pods"
 SECRETS = "/api/v1/namespaces/default/secrets"
@@ -240,14 +240,8 @@ BODIES = {PODS: lambda: _pods_body(60, BAD_UTF8),
           HUGE: lambda: _pods_body(None, n=800)}   # 16 MB: more than the sockets hold
 
 
-class ListUpstream:
+class ListUpstream(LoopbackTLSServer):
     """Answers each path of ``BODIES`` with that body (200, JSON, a Content-Length)."""
-
-    def __init__(self, state: Path) -> None:
-        self.identity = issue_server_identity(state)
-        self.context = self.identity.server_context(state / "srv")
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = (await reader.readuntil(b"\r\n\r\n")).decode()
@@ -256,24 +250,6 @@ class ListUpstream:
                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
         await writer.drain()
         writer.close()
-
-    def start(self) -> None:
-        async def listen() -> None:
-            server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.context)
-            self.port = server.sockets[0].getsockname()[1]
-
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(listen(), self.loop).result(10)
-
-    def stop(self) -> None:
-        async def cancel_connections() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(cancel_connections(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 @pytest.fixture

@@ -9,18 +9,17 @@ import http.client
 import json
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kgate.kubeconfig import write_kubeconfig
-from kgate.pki import issue_server_identity
 from kgate.policy import guardrails_only
 from kgate.proxy.lean import client as lean_client
 from kgate.proxy.runner import ProxyOptions, ProxyThread, RunningProxy
 from kgate.upstream_config import load_upstream
+from tests.fixtures.tlsserver import LoopbackTLSServer
 
 SILENT_PATH = "/api/v1/namespaces/default/configmaps/silent"
 DECLINED_PASSWORD = "Dq7-declined-Pw-X1z"   # a fake, in upstream's refusal of an upgrade
@@ -29,15 +28,12 @@ DECLINED_JSON = ('{"kind":"Status","apiVersion":"v1","status":"Failure","code":4
 DECLINED_TEXT = f"upgrade refused: password={DECLINED_PASSWORD}\n"
 
 
-class RawUpstream:
+class RawUpstream(LoopbackTLSServer):
     """Answers a SPDY upgrade with 101 then echoes; never answers ``SILENT_PATH``."""
 
     def __init__(self, state: Path) -> None:
-        self.identity = issue_server_identity(state)
-        self.context = self.identity.server_context(state / "srv")
-        self.loop = asyncio.new_event_loop()
+        super().__init__(state)
         self.seen: list[str] = []
-        self.port = 0
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = (await reader.readuntil(b"\r\n\r\n")).decode()
@@ -59,24 +55,6 @@ class RawUpstream:
             writer.write(data.upper())
             await writer.drain()
         writer.close()
-
-    def start(self) -> None:
-        async def listen() -> None:
-            server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.context)
-            self.port = server.sockets[0].getsockname()[1]
-
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(listen(), self.loop).result(10)
-
-    def stop(self) -> None:
-        async def cancel_connections() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(cancel_connections(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 @pytest.fixture
