@@ -50,7 +50,6 @@ holds no Secret whose values ``learn_secrets`` would take.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Callable
 
 import msgspec
@@ -58,7 +57,7 @@ import orjson
 from ahocorasick_rs import BytesAhoCorasick
 
 from .detectors import TextScanner
-from .hot import HotStrings, close_quote, is_escaped, open_quote
+from .hot import HotStrings, close_quote, is_escaped, open_quote, strings_at
 from .keys import _SECRET_PAIRS, _SECRET_SUFFIXES, _SECRET_WORDS, key_is_sensitive
 from .objects import _FLAG
 from .secretdata import LAST_APPLIED
@@ -318,20 +317,11 @@ class CleanCheck:
         """Each string holding an anchor match (sorted by start) judged by its name and place
         first (cheap: most objects with a secret are refused here), then by the detectors; a
         string clean wherever it stands is remembered by its raw spelling."""
-        escaped = b"\\" in data
         anywhere = self._clean_anywhere
-        starts = [m[1] for m in matches]
         unsure: list[tuple[bytes, str, bool]] = []
-        i, n = 0, len(matches)
-        while i < n:
-            _, s, e = matches[i]
-            if escaped:
-                q0, q1 = open_quote(data, s), close_quote(data, e)
-            else:
-                q0, q1 = data.rfind(b'"', 0, s), data.find(b'"', e)
-            if q0 < 0 or q1 < 0:
+        for q0, q1 in strings_at(data, matches):
+            if q0 < 0:
                 return False
-            i = bisect_left(starts, q1, i + 1)
             spelled = data[q0:q1 + 1]
             if spelled in anywhere:
                 continue

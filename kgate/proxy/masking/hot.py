@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Iterator
 
 import orjson
 from ahocorasick_rs import BytesAhoCorasick
@@ -71,21 +72,8 @@ class HotStrings:
                 self._ac.find_matches_as_indexes(lowered[:DENSE_SAMPLE])) > DENSE_MATCHES:
             return self._by_string(data, lowered, escaped)
         hot: set[str] = set()
-        matches = self._ac.find_matches_as_indexes(lowered)
-        if not matches:
-            return frozenset()
-        # Dense text (a 1 MB value of ``AKIA…``) holds hundreds of thousands of matches in a few
-        # strings: jump past each collected string by bisection instead of visiting every match.
-        starts = [m[1] for m in matches]
-        rfind, find = data.rfind, data.find
-        i, n = 0, len(matches)
-        while i < n:
-            _, s, e = matches[i]
-            if escaped:
-                q0, q1 = open_quote(data, s), close_quote(data, e)
-            else:
-                q0, q1 = rfind(b'"', 0, s), find(b'"', e)
-            if q0 < 0 or q1 < 0:
+        for q0, q1 in strings_at(data, self._ac.find_matches_as_indexes(lowered)):
+            if q0 < 0:
                 return None         # not JSON as expected: be conservative
             raw = data[q0 + 1:q1]
             try:
@@ -93,7 +81,6 @@ class HotStrings:
                         else raw.decode())
             except (UnicodeDecodeError, orjson.JSONDecodeError):
                 return None
-            i = bisect_left(starts, q1, i + 1)   # the first match after the string's end
         return frozenset(hot)
 
     def _by_string(self, data: bytes, lowered: bytes, escaped: bool) -> frozenset[str] | None:
@@ -118,6 +105,31 @@ class HotStrings:
 DENSE_SAMPLE = 64 * 1024
 DENSE_MATCHES = DENSE_SAMPLE // 32
 _JSON_STRING = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)  # unrolled: linear, fast
+
+
+def strings_at(data: bytes, matches: list[tuple[int, int, int]]
+               ) -> Iterator[tuple[int, int]]:
+    """(opening quote, closing quote) of each JSON string of ``data`` that holds one of
+    ``matches`` (automaton matches, by start), once per string; ``(-1, -1)`` — and nothing
+    after it — where a match is not inside a string as JSON would have it.
+
+    Dense text (a 1 MB value of ``AKIA…``) holds hundreds of thousands of matches in a few
+    strings: each string is left by bisection, not match by match."""
+    escaped = b"\\" in data
+    starts = [m[1] for m in matches]
+    rfind, find = data.rfind, data.find
+    i, n = 0, len(matches)
+    while i < n:
+        _, s, e = matches[i]
+        if escaped:
+            q0, q1 = open_quote(data, s), close_quote(data, e)
+        else:
+            q0, q1 = rfind(b'"', 0, s), find(b'"', e)
+        if q0 < 0 or q1 < 0:
+            yield -1, -1
+            return
+        yield q0, q1
+        i = bisect_left(starts, q1, i + 1)   # the first match after the string's end
 
 
 def is_escaped(data: bytes, quote: int) -> bool:
