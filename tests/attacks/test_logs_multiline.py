@@ -73,6 +73,23 @@ def _no_piece(out: str, where: str) -> None:
     assert not found, f"{found} pieces of secret lines leaked in {where}"
 
 
+def _follow(kubectl_bin: str, kc: Path, tmp_path: Path, *flags: str) -> str:
+    """``kubectl logs -f`` until the pod's first heartbeat after the planted blocks."""
+    proc = popen_kubectl(kubectl_bin, ["logs", "-f", *flags, "multiline"], kc, tmp_path)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not any("heartbeat n=1" in line for line in lines):  # bounded by the timeout
+            line = proc.stdout.readline()
+            assert line, "logs -f ended early"
+            lines.append(line)
+        return "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
 def _cuts() -> list[int]:
     """Byte counts that end the stream inside each block, on and around its lines."""
     raw = (LOG + "\n").encode()
@@ -108,20 +125,8 @@ def test_multiline_secrets_in_logs(proxied: Proxied, kubectl: KubectlRunner, kub
         assert_no_leak(out, SECRETS, f"logs --limit-bytes={cut}")
         _no_piece(out, f"logs --limit-bytes={cut}")
 
-    proc = popen_kubectl(kubectl_bin, ["logs", "-f", "multiline"], kc, tmp_path)
-    try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        while not any("heartbeat n=1" in line for line in lines):  # bounded by the timeout
-            line = proc.stdout.readline()
-            assert line, "logs -f ended early"
-            lines.append(line)
-        followed = "".join(lines)
-        assert "ready\n" in followed, "the last log line was held back in logs -f"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
+    followed = _follow(kubectl_bin, kc, tmp_path)
+    assert "ready\n" in followed, "the last log line was held back in logs -f"
     assert_no_leak(followed, SECRETS, "logs -f")
     _no_piece(followed, "logs -f")
     assert followed.count("kgate:masked:") >= 4
@@ -156,18 +161,6 @@ def test_multiline_secrets_in_logs_with_timestamps(proxied: Proxied, kubectl: Ku
         assert_no_leak(out, SECRETS, f"logs --timestamps --limit-bytes={cut}")
         _no_piece(out, f"logs --timestamps --limit-bytes={cut}")
 
-    proc = popen_kubectl(kubectl_bin, ["logs", "-f", "--timestamps", "multiline"], kc, tmp_path)
-    try:
-        assert proc.stdout is not None
-        got: list[str] = []
-        while not any("heartbeat n=1" in line for line in got):  # bounded by the timeout
-            line = proc.stdout.readline()
-            assert line, "logs -f ended early"
-            got.append(line)
-        followed = "".join(got)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
+    followed = _follow(kubectl_bin, kc, tmp_path, "--timestamps")
     assert_no_leak(followed, SECRETS, "logs -f --timestamps")
     _no_piece(followed, "logs -f --timestamps")
