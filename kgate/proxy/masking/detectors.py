@@ -54,6 +54,8 @@ _SHORT = 512
 _BLOCK = 8192
 #: An anchor seen this many times in one block is dense for the rest of the text.
 _DENSE = 16
+#: The start of a text probed first for dense anchors (``_hits``).
+_PROBE = 1024
 #: Automata without some dense anchors, kept per scanner (an attacker chooses few sets).
 _AUTOMATA_KEPT = 32
 
@@ -245,6 +247,15 @@ class TextScanner:
         view = memoryview(data)
         ac: BytesAhoCorasick | None = self._ac
         ids = list(range(len(self._patterns)))
+        # An anchor dense in the first block is usually dense from its first bytes: a probe of
+        # those finds it without listing the block's thousands of matches (same outcome: an
+        # anchor seen _DENSE times in the probe is seen as often in the block).
+        probe = self._ac.find_matches_as_indexes(view[:_PROBE + self._longest - 1],
+                                                 overlapping=True)
+        if len(probe) >= _DENSE:
+            dense = _dense_in([h for h in probe if h[1] < _PROBE], _DENSE)
+            if dense:
+                ac, ids = self._automaton(dense)
         for lo in range(0, len(data), _BLOCK):
             if ac is None:
                 break
