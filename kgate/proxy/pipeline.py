@@ -77,6 +77,9 @@ OFF_LOOP_MIN = 256 * 1024
 #: memory); small bodies keep being masked on the loop meanwhile (``masking.Masker`` gives each
 #: thread its own walker over the session's shared, locked state).
 _MASKING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgate-mask")
+#: A stream chunk that took this long (seconds) to mask on the loop sends the stream's next
+#: chunks to the masking thread (``Pipeline._stream``).
+SLOW_FEED = 0.005
 _T = TypeVar("_T")
 _STATUS_HEADERS: hdr.Headers = (("Content-Type", "application/json"),)
 
@@ -370,19 +373,25 @@ class Pipeline:
         """Send the head at once (a quiet watch must still start), then chunks as they come.
 
         ``off_loop``: a backlog of ``OFF_LOOP_MIN`` bytes (a huge watch event) is masked on the
-        masking thread. (Log text is masked chunk by chunk as it comes, on the loop.)"""
+        masking thread. Chunks are masked on the loop as they come until one takes longer than
+        ``SLOW_FEED`` (log text dense with detector anchors, which a pod can print at will):
+        from then on the stream's chunks are masked on the masking thread, so it cannot stall
+        the session's other calls."""
         await down.start(response.status, out_headers)
         if masker is not None:  # a watch or a log follow: may run for hours
             self.audit.stream_opened(exchange)
         backlog = 0   # bytes fed since the masker last gave something out
+        slow = False
         try:
             async for chunk in response.chunks():
                 if masker is not None:
                     backlog += len(chunk)
-                    if off_loop and backlog >= OFF_LOOP_MIN:
+                    if slow or (off_loop and backlog >= OFF_LOOP_MIN):
                         chunk = await _off_loop(masker.feed, chunk)
                     else:
+                        started = time.perf_counter()
                         chunk = masker.feed(chunk)
+                        slow = time.perf_counter() - started > SLOW_FEED
                     if chunk:
                         backlog = 0
                 if chunk:
@@ -390,7 +399,7 @@ class Pipeline:
                     await down.write(chunk)
             if masker is None:
                 tail = b""
-            elif off_loop and backlog >= OFF_LOOP_MIN:
+            elif slow or (off_loop and backlog >= OFF_LOOP_MIN):
                 tail = await _off_loop(masker.flush)
             else:
                 tail = masker.flush()

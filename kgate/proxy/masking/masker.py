@@ -160,7 +160,6 @@ class Masker:
         # Objects: detectors only (fast on big Lists; they *learn* known values as they go).
         # Streams (logs, exec): detectors plus the known values, for bare secrets in text.
         self._scanner = TextScanner(settings, self._ph)   # the constructing thread's walker's
-        self._stream_scanner = TextScanner(settings, self._ph, self._known)
         #: Where each placeholder was issued, for restoring routine write-backs (memory only).
         self.issued = IssuedValues()
         self._seen = SeenValues()
@@ -183,6 +182,15 @@ class Masker:
             self._walkers.walker = walker
             self._walkers.clean = CleanCheck(settings, self._hot, scanner, self._seen)
         return walker
+
+    @property
+    def _stream_scanner(self) -> TextScanner:
+        """This thread's scanner for streams (detectors plus known values): a log stream is
+        masked on the event loop, or on the masking thread once its chunks proved slow."""
+        scanner: TextScanner | None = getattr(self._walkers, "stream", None)
+        if scanner is None:
+            scanner = self._walkers.stream = TextScanner(self.settings, self._ph, self._known)
+        return scanner
 
     @property
     def _clean(self) -> CleanCheck:
@@ -302,11 +310,11 @@ class Masker:
 
     def text_stream(self) -> LineMasker:
         """A masker for one log stream (``feed``/``close``; ``flush`` emits a held partial line)."""
-        return LineMasker(self._stream_scanner)
+        return LineMasker(lambda: self._stream_scanner)
 
     def exec_stream(self) -> FrameMasker:
         """A masker for one exec/attach WebSocket session (channel frames)."""
-        return FrameMasker(lambda: LineMasker(self._stream_scanner))
+        return FrameMasker(lambda: LineMasker(lambda: self._stream_scanner))
 
     # -- request bodies ------------------------------------------------------------------------
 

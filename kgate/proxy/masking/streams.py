@@ -170,9 +170,13 @@ def _open_begin(line: str) -> bool:
 class LineMasker:
     """Line-wise detectors over a byte stream (the ``ChunkMasker`` of ``Masker.text_stream``)."""
 
-    def __init__(self, scanner: TextScanner, *, line_limit: int = LOG_LINE_LIMIT,
-                 overlap: int = LOG_OVERLAP, block_limit: int = PEM_BLOCK_LIMIT) -> None:
-        self._scan = scanner
+    def __init__(self, scanner: TextScanner | Callable[[], TextScanner], *,
+                 line_limit: int = LOG_LINE_LIMIT, overlap: int = LOG_OVERLAP,
+                 block_limit: int = PEM_BLOCK_LIMIT) -> None:
+        # A scanner keeps state within a call: a stream that may be fed on the masking thread
+        # as well as on the event loop gets the calling thread's (``Masker._stream_scanner``).
+        self._scanner_of: Callable[[], TextScanner] = (
+            (lambda: scanner) if isinstance(scanner, TextScanner) else scanner)
         self._line_limit = line_limit
         self._overlap = overlap
         self._block_limit = block_limit
@@ -188,6 +192,10 @@ class LineMasker:
         self._drop_line = False        # drop the rest of an over-long key-material line
         self._closing = False          # the stream ended: a cut last line is suspect
         self.masked = 0
+
+    @property
+    def _scan(self) -> TextScanner:
+        return self._scanner_of()
 
     # -- ChunkMasker -------------------------------------------------------------------------
 
